@@ -1,0 +1,127 @@
+"""Test firms are created once per session; each test rolls back (stack.md traps 2-5).
+
+Firms: ``firm_a`` (alpha.localhost) and ``firm_b`` (beta.localhost) for ordinary, rolled-back
+tests; ``scratch_firm`` (gamma.localhost) for tests that must really commit (two connections,
+two workers). Scratch data is never cleaned up, so such tests must not assume an empty firm.
+"""
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django_tenants.utils import schema_context
+
+TEST_FIRMS = {"alpha": "Alpha Law", "beta": "Beta Legal", "gamma": "Gamma Scratch"}
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    from traf3li.firms.models import Firm
+    from traf3li.firms.services import firm_create
+
+    with django_db_blocker.unblock():
+        # --reuse-db skips migrations; apply any new ones to public and every firm schema.
+        call_command("migrate_schemas", verbosity=0, interactive=False)
+        for slug, name in TEST_FIRMS.items():
+            if not Firm.objects.filter(schema_name=slug).exists():
+                firm_create(slug=slug, name=name)
+        connection.set_schema_to_public()
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_between_tests():
+    """The tenant middleware never resets the schema: reset it around every test (no query)."""
+    connection.set_schema_to_public()
+    yield
+    connection.set_schema_to_public()
+
+
+def _firm(slug):
+    from traf3li.firms.models import Firm
+
+    return Firm.objects.get(schema_name=slug)
+
+
+@pytest.fixture
+def firm_a(db):
+    return _firm("alpha")
+
+
+@pytest.fixture
+def firm_b(db):
+    return _firm("beta")
+
+
+@pytest.fixture
+def in_firm_a(firm_a):
+    """Run the test body inside firm A's schema."""
+    with schema_context(firm_a.schema_name):
+        connection.set_tenant(firm_a)
+        yield firm_a
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def scratch_firm(django_db_setup, django_db_blocker):
+    """A firm whose writes really commit (no per-test rollback)."""
+    with django_db_blocker.unblock():
+        firm = _firm("gamma")
+        connection.set_tenant(firm)
+        yield firm
+        connection.set_schema_to_public()
+
+
+def make_user(firm, username="user", role="staff", **extra):
+    from traf3li.users.services import user_create
+
+    with schema_context(firm.schema_name):
+        return user_create(
+            username=username, password="pass-word-123", role=role, email=f"{username}@example.com", **extra
+        )
+
+
+def api_client_for(firm, user=None):
+    """An APIClient on the firm's host, authenticated by the user's token when one is given."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient(HTTP_HOST=f"{firm.schema_name}.localhost")
+    if user is not None:
+        with schema_context(firm.schema_name):
+            token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def admin_a(firm_a):
+    return make_user(firm_a, "admin_a", role="admin")
+
+
+@pytest.fixture
+def lawyer_a(firm_a):
+    return make_user(firm_a, "lawyer_a", role="lawyer")
+
+
+@pytest.fixture
+def staff_a(firm_a):
+    return make_user(firm_a, "staff_a", role="staff")
+
+
+@pytest.fixture
+def admin_b(firm_b):
+    return make_user(firm_b, "admin_b", role="admin")
+
+
+@pytest.fixture
+def api_a(firm_a, admin_a):
+    return api_client_for(firm_a, admin_a)
+
+
+@pytest.fixture
+def api_a_staff(firm_a, staff_a):
+    return api_client_for(firm_a, staff_a)
+
+
+@pytest.fixture
+def api_b(firm_b, admin_b):
+    return api_client_for(firm_b, admin_b)

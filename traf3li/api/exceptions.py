@@ -1,0 +1,34 @@
+"""Errors the SPA can act on: 400 with DRF's shape, 404 across firms, 409 for forbidden moves."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import status
+from rest_framework.exceptions import APIException
+from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from traf3li.core.subjects import SubjectError
+
+
+class Conflict(APIException):
+    """A state change the current state forbids (completing a cancelled activity, paying a draft)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This change is not allowed in the current state."
+    default_code = "conflict"
+
+
+class TransitionError(Exception):
+    """Raised by services for a forbidden state change; the API answers 409."""
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        if "__all__" in detail:
+            detail["non_field_errors"] = detail.pop("__all__")
+        exc = DRFValidationError(detail)
+    elif isinstance(exc, SubjectError):
+        exc = DRFValidationError({"subject": [str(exc)]})
+    elif isinstance(exc, TransitionError):
+        exc = Conflict(str(exc))
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,103 @@
+"""Subject references: the one way to name any record polymorphically.
+
+A subject is ``"<type>:<id>"`` in query strings and ``{"type", "id", "name"}`` in bodies. Apps
+register their subject types in ``AppConfig.ready()``; content types back the registry so that
+GenericForeignKeys (timeline entries, activities, audit events) can store them.
+"""
+
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+_REGISTRY: dict[str, str] = {}  # type name -> "app_label.ModelName"
+
+ERROR_FORMAT = "Use '<type>:<id>', for example 'client:42'."
+ERROR_UNKNOWN_TYPE = "Unknown subject type '{type}'. Known types: {known}."
+ERROR_NOT_FOUND = "No {type} with id {id}."
+
+
+class SubjectError(ValueError):
+    """A subject reference that is malformed, of an unknown type, or names nothing."""
+
+
+@dataclass(frozen=True)
+class SubjectRef:
+    type: str
+    id: int
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.id}"
+
+    @property
+    def model(self) -> type[models.Model]:
+        return subject_model(self.type)
+
+    @property
+    def content_type(self) -> ContentType:
+        return ContentType.objects.get_for_model(self.model)
+
+    def resolve(self) -> models.Model:
+        obj = self.model._default_manager.filter(pk=self.id).first()
+        if obj is None:
+            raise SubjectError(ERROR_NOT_FOUND.format(type=self.type, id=self.id))
+        return obj
+
+
+def subject_register(type_name: str, model_label: str) -> None:
+    _REGISTRY[type_name] = model_label
+
+
+def subject_types() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def subject_model(type_name: str) -> type[models.Model]:
+    try:
+        return apps.get_model(_REGISTRY[type_name])
+    except KeyError:
+        raise SubjectError(ERROR_UNKNOWN_TYPE.format(type=type_name, known=", ".join(subject_types())))
+
+
+def subject_type_of(model_or_instance) -> str:
+    model = model_or_instance if isinstance(model_or_instance, type) else type(model_or_instance)
+    label = model._meta.label
+    for type_name, registered in _REGISTRY.items():
+        if registered == label:
+            return type_name
+    raise SubjectError(f"{label} is not a registered subject type.")
+
+
+def subject_parse(value) -> SubjectRef:
+    """Parse ``"client:42"`` or ``{"type": "client", "id": 42}`` into a SubjectRef."""
+    if isinstance(value, SubjectRef):
+        return value
+    if isinstance(value, dict):
+        type_name, raw_id = value.get("type"), value.get("id")
+    elif isinstance(value, str) and ":" in value:
+        type_name, _, raw_id = value.strip().partition(":")
+    else:
+        raise SubjectError(ERROR_FORMAT)
+    if not isinstance(type_name, str) or type_name not in _REGISTRY:
+        raise SubjectError(ERROR_UNKNOWN_TYPE.format(type=type_name, known=", ".join(subject_types())))
+    try:
+        pk = int(raw_id)
+    except (TypeError, ValueError):
+        raise SubjectError(ERROR_FORMAT)
+    if pk <= 0 or pk > 2**63 - 1:
+        raise SubjectError(ERROR_FORMAT)
+    return SubjectRef(type_name, pk)
+
+
+def subject_of(instance: models.Model) -> SubjectRef:
+    return SubjectRef(subject_type_of(instance), instance.pk)
+
+
+def subject_display_name(instance: models.Model) -> str:
+    return str(instance)
+
+
+def subject_dict(instance: models.Model) -> dict:
+    ref = subject_of(instance)
+    return {"type": ref.type, "id": ref.id, "name": subject_display_name(instance)}

@@ -1,0 +1,22 @@
+from django.apps import AppConfig
+
+
+class CrmConfig(AppConfig):
+    """Core CRM records: clients, contacts, organizations, leads and cases."""
+
+    name = "traf3li.crm"
+    label = "crm"
+
+    def ready(self):
+        from traf3li.core.subjects import subject_register
+
+        for type_name, label in {
+            "client": "crm.Client",
+            "contact": "crm.Contact",
+            "lead": "crm.Lead",
+            "case": "crm.Case",
+            "organization": "crm.Organization",
+            "user": "users.User",
+            "firm": "firms.Firm",
+        }.items():
+            subject_register(type_name, label)

@@ -1,0 +1,39 @@
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"Unknown timezone: {value}")
+
+
+class Firm(TenantMixin):
+    """A law firm: one PostgreSQL schema holding all of its data."""
+
+    slug = models.SlugField(max_length=63, unique=True)
+    name = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64, default=settings.DEFAULT_FIRM_TIMEZONE, validators=[validate_timezone])
+    vat_number = models.CharField(max_length=32, blank=True)
+    address = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    auto_create_schema = True
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class Domain(DomainMixin):
+    """A hostname that resolves to a firm (``<slug>.<BASE_DOMAIN>``)."""

@@ -1,0 +1,62 @@
+"""Creating firms: the tenant, its domain and its first admin, idempotently."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django_tenants.utils import schema_context
+
+from traf3li.firms.models import Domain, Firm
+
+RESERVED_SLUGS = {"public", "www", "admin", "api", "pg_catalog", "information_schema"}
+
+
+@dataclass
+class FirmResult:
+    firm: Firm
+    created: bool
+    admin_created: bool
+
+
+def firm_domain(slug: str) -> str:
+    return f"{slug}.{settings.BASE_DOMAIN}"
+
+
+def firm_create(
+    *,
+    slug: str,
+    name: str,
+    timezone: str = settings.DEFAULT_FIRM_TIMEZONE,
+    admin_username: str | None = None,
+    admin_password: str | None = None,
+    admin_email: str = "",
+) -> FirmResult:
+    """Create the firm, its domain and an admin; an existing firm is left exactly as it is."""
+    from traf3li.users.services import user_create
+
+    slug = slug.strip().lower()
+    if slug in RESERVED_SLUGS or not slug.replace("_", "").isalnum() or slug[0].isdigit():
+        raise ValueError(f"'{slug}' can't be a firm slug: use letters, digits and underscores.")
+    firm = Firm.objects.filter(schema_name=slug).first()
+    created = firm is None
+    if created:
+        firm = Firm(schema_name=slug, slug=slug, name=name, timezone=timezone)
+        firm.full_clean(exclude=["schema_name"])
+        firm.save()  # creates and migrates the schema (auto_create_schema)
+    with transaction.atomic():
+        Domain.objects.get_or_create(domain=firm_domain(slug), defaults={"tenant": firm, "is_primary": True})
+    admin_created = False
+    if admin_username:
+        from traf3li.users.models import User
+
+        with schema_context(firm.schema_name):
+            if not User.objects.filter(username=admin_username).exists():
+                user_create(
+                    username=admin_username,
+                    password=admin_password,
+                    email=admin_email,
+                    role=User.Role.ADMIN,
+                    actor=None,
+                )
+                admin_created = True
+    return FirmResult(firm=firm, created=created, admin_created=admin_created)

@@ -1,0 +1,27 @@
+"""A firm's host (``<slug>.<BASE_DOMAIN>``): its API, admin, webhooks and calendar feeds."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from traf3li.admin_sites import firm_admin
+from traf3li.core.health import healthz
+from traf3li.users.api.views import MeView, TokenView, UserViewSet
+
+users_router = DefaultRouter()
+users_router.register("users", UserViewSet, basename="user")
+
+api_v1 = [
+    path("auth/token/", TokenView.as_view(), name="auth-token"),
+    path("me/", MeView.as_view(), name="me"),
+    path("", include(users_router.urls)),
+    path("", include("traf3li.crm.api.urls")),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("admin/", firm_admin.urls),
+]

@@ -1,0 +1,54 @@
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from traf3li.api.permissions import IsFirmAdmin
+from traf3li.api.views import FirmReadOnlyViewSet
+from traf3li.users.models import User
+from traf3li.users.services import user_create
+
+
+class UserSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="display_name", read_only=True)
+    password = serializers.CharField(write_only=True, min_length=8)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "name", "first_name", "last_name", "email", "role", "is_active", "password"]
+        read_only_fields = ["is_active"]
+
+
+class TokenView(ObtainAuthToken):
+    """``POST {"username", "password"}`` → ``{"token"}``; users live in the firm of the host."""
+
+    @extend_schema(responses=inline_serializer("TokenResponse", {"token": serializers.CharField()}))
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+
+class MeView(APIView):
+    @extend_schema(responses=UserSerializer)
+    def get(self, request):
+        return Response(UserSerializer(request.user).data)
+
+
+class UserViewSet(mixins.CreateModelMixin, FirmReadOnlyViewSet):
+    """The firm's people, for assignee and lawyer pickers. Only admins add people."""
+
+    serializer_class = UserSerializer
+    keyset = ("date_joined", "id")
+    filterset_fields = ["role", "is_active"]
+
+    def get_permissions(self):
+        if self.request.method in SAFE_METHODS:
+            return [IsAuthenticated()]
+        return [IsFirmAdmin()]
+
+    def get_queryset(self):
+        return User.objects.all()
+
+    def perform_create(self, serializer):
+        serializer.instance = user_create(actor=self.request.user, **serializer.validated_data)
