@@ -79,6 +79,7 @@ TENANT_APPS = [
     "traf3li.crm",
     "audit",
     "timeline",
+    "timeline.activities",
     "billing",
     "messaging",
 ]

@@ -15,7 +15,14 @@ DEMO_USERS = {
     "staff": ("staff", "demo-staff-2026"),
 }
 # Each app that has demo data exposes ``seed(firm, rng)`` in ``<app>/demo.py``; each is idempotent.
-SEEDERS = ["traf3li.crm.demo", "timeline.demo", "billing.demo", "messaging.demo", "audit.demo"]
+SEEDERS = [
+    "traf3li.crm.demo",
+    "timeline.demo",
+    "timeline.activities.demo",
+    "billing.demo",
+    "messaging.demo",
+    "audit.demo",
+]
 
 
 def demo_token(slug: str) -> str:
