@@ -16,6 +16,7 @@ def manage(*args: str) -> None:
 
 
 def main() -> int:
+    (ROOT / ".run").mkdir(exist_ok=True)
     manage("migrate_schemas", "--verbosity", "0")
     manage("seed_demo")
     base = os.environ.get("BASE_DOMAIN", "localhost")
@@ -54,9 +55,12 @@ Ctrl-C stops everything.
 """,
         flush=True,
     )
+    names = ["web", "worker", "beat"]
     try:
         while all(p.poll() is None for p in procs):
             time.sleep(1)
+        dead = [name for name, p in zip(names, procs, strict=True) if p.poll() is not None]
+        print(f"{', '.join(dead)} stopped; stopping the rest.", flush=True)
     except KeyboardInterrupt:
         pass
     finally:
