@@ -175,7 +175,7 @@ SPECTACULAR_SETTINGS = {
 # --- Celery ------------------------------------------------------------------------------------
 # kombu spells a unix-socket Redis (the embedded fallback) redis+socket://
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL.replace("unix://", "redis+socket://", 1))
-CELERY_RESULT_BACKEND = None
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_ACKS_LATE = True  # a crashed worker's task is redelivered, not lost
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
