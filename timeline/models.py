@@ -1,1 +1,116 @@
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q
 
+from timeline.choices import EntryKind, EntrySource
+
+LIVE = Q(deleted_at__isnull=True)
+
+
+class EntryQuerySet(models.QuerySet):
+    def live(self):
+        return self.filter(deleted_at__isnull=True)
+
+
+class Entry(models.Model):
+    """One thing that happened, on one subject's timeline (and on its related subjects' and parents')."""
+
+    activity_id = models.CharField(max_length=24, unique=True, editable=False)
+    kind = models.CharField(max_length=24, choices=EntryKind.choices)
+    subject_content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    subject_id = models.BigIntegerField()
+    subject = GenericForeignKey("subject_content_type", "subject_id")
+    # Denormalised, so a page renders without a join per row and shows names as they were then.
+    subject_type = models.CharField(max_length=32)
+    subject_name = models.CharField(max_length=300, blank=True)
+    related = models.JSONField(default=list, blank=True)  # [{"type", "id", "name"}]
+    title = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    occurred_at = models.DateTimeField()
+    performed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    performed_by_name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=32, blank=True)
+    source = models.CharField(max_length=16, choices=EntrySource.choices, default=EntrySource.SYSTEM)
+    external_id = models.CharField(max_length=255, null=True, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    # Copied out of the payload so stats aggregate a real column (performance.md).
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A stored ``search`` tsvector column exists in the table (migration 0001, generated from
+    # title, description and the payload's text fields); the model leaves it out on purpose so
+    # instances, snapshots and the audit log never carry it.
+
+    objects = EntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "entries"
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="timeline_entry_source_external_uniq",
+            ),
+        ]
+        indexes = [
+            # The firm-wide stream, newest first; live rows only, so soft deletes cost nothing.
+            models.Index(fields=["-occurred_at", "-id"], condition=LIVE, name="timeline_entry_stream_idx"),
+            models.Index(fields=["kind", "-occurred_at", "-id"], condition=LIVE, name="timeline_entry_kind_idx"),
+            models.Index(
+                fields=["performed_by", "-occurred_at", "-id"], condition=LIVE, name="timeline_entry_performer_idx"
+            ),
+            models.Index(fields=["subject_content_type", "subject_id"], name="timeline_entry_subject_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.activity_id} {self.title}"
+
+
+class EntryLink(models.Model):
+    """One row per subject whose 360° view shows the entry: its subject, related subjects and their parents."""
+
+    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="links", db_index=False)
+    subject_type = models.CharField(max_length=32)
+    subject_id = models.BigIntegerField()
+    occurred_at = models.DateTimeField()  # copied from the entry so one index serves a whole page
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "subject_type", "subject_id"], name="timeline_link_uniq"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["subject_type", "subject_id", "-occurred_at", "-entry"], name="timeline_link_subject_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_type}:{self.subject_id} -> {self.entry_id}"
+
+
+class DailyStat(models.Model):
+    """Live entries per firm-local day, kind, subject type and performer: stats read these, not entries."""
+
+    day = models.DateField()
+    kind = models.CharField(max_length=24)
+    subject_type = models.CharField(max_length=32)
+    performer_id = models.BigIntegerField(default=0)  # 0: nobody (system); no FK, users may be erased
+    count = models.IntegerField(default=0)
+    duration_count = models.IntegerField(default=0)
+    duration_seconds = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "kind", "subject_type", "performer_id"], name="timeline_dailystat_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind} {self.subject_type}: {self.count}"

@@ -1,0 +1,85 @@
+"""The activity-id sequence and the stored full-text column, both per firm schema (ADR 0010, 0011).
+
+The search document is title + description + the payload's text fields (``schemas.searchable_keys``
+when this migration was written), normalised for Arabic before English stemming. Changing the key
+list or the normalisation needs a new migration that replaces the functions and recomputes the
+column (``UPDATE timeline_entry SET title = title``).
+"""
+
+from django.db import migrations
+
+SEARCH_KEYS = [
+    "activity_type",
+    "agenda",
+    "assignee",
+    "body",
+    "case_number",
+    "court",
+    "event_id",
+    "feedback",
+    "file_name",
+    "from",
+    "invoice_number",
+    "lawyer",
+    "location",
+    "next_steps",
+    "outcome",
+    "reference",
+    "subject",
+    "summary",
+    "tags",
+    "to",
+    "transcription",
+]
+
+# Arabic: one alef, taa marbuta -> haa, alef maqsura -> yaa, no diacritics or tatweel, and the
+# definite article (with a leading wa/bi/ka/fa, or li+al) stripped when two letters remain.
+NORMALIZE = r"""regexp_replace(
+    regexp_replace(translate(lower({text}), 'أإآٱىة', 'اااايه'), '[\u064B-\u065F\u0670\u0640]', '', 'g'),
+    '(^|[^\u0621-\u064A])(و?[بكف]?ال|و?لل)(?=[\u0621-\u064A]{{2}})', '\1', 'g')"""
+
+PAYLOAD_TEXT = (
+    "coalesce((SELECT string_agg(value, ' ') FROM jsonb_each_text(payload) WHERE key = ANY('{{{keys}}}'::text[])), '')"
+).format(keys=",".join(SEARCH_KEYS))
+
+FORWARD = f"""
+CREATE SEQUENCE IF NOT EXISTS timeline_activity_seq;
+
+CREATE OR REPLACE FUNCTION timeline_normalize(body text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT {NORMALIZE.format(text="body")} $$;
+
+CREATE OR REPLACE FUNCTION timeline_tsquery(q text) RETURNS tsquery
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT websearch_to_tsquery('english'::regconfig, {NORMALIZE.format(text="q")})
+$$;
+
+-- Only built-in functions in the body: SQL function bodies resolve names by the caller's search_path.
+CREATE OR REPLACE FUNCTION timeline_search_document(title text, description text, payload jsonb) RETURNS tsvector
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT to_tsvector('english'::regconfig, {
+    NORMALIZE.format(text="coalesce(title, '') || ' ' || coalesce(description, '') || ' ' || " + PAYLOAD_TEXT)
+})
+$$;
+
+ALTER TABLE timeline_entry ADD COLUMN search tsvector
+  GENERATED ALWAYS AS (timeline_search_document(title, description, payload)) STORED;
+CREATE INDEX timeline_entry_search_idx ON timeline_entry USING gin (search) WHERE deleted_at IS NULL;
+-- A rare word must look rare to the planner, or it walks the time index filtering half the
+-- table (performance.md): keep many more most-common-element statistics than the default.
+ALTER TABLE timeline_entry ALTER COLUMN search SET STATISTICS 1000;
+"""
+
+BACKWARD = """
+DROP INDEX IF EXISTS timeline_entry_search_idx;
+ALTER TABLE timeline_entry DROP COLUMN IF EXISTS search;
+DROP FUNCTION IF EXISTS timeline_search_document(text, text, jsonb);
+DROP FUNCTION IF EXISTS timeline_tsquery(text);
+DROP FUNCTION IF EXISTS timeline_normalize(text);
+DROP SEQUENCE IF EXISTS timeline_activity_seq;
+"""
+
+
+class Migration(migrations.Migration):
+    dependencies = [("timeline", "0001_initial")]
+
+    operations = [migrations.RunSQL(FORWARD, BACKWARD)]

@@ -1,0 +1,126 @@
+import re
+from datetime import UTC, datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from audit.models import AuditEvent
+from timeline.models import DailyStat, Entry, EntryLink
+from timeline.services import entry_delete, entry_record, entry_restore, entry_update
+from timeline.tests.factories import client_family, record
+
+pytestmark = pytest.mark.django_db
+
+
+def links_of(entry):
+    return set(EntryLink.objects.filter(entry=entry).values_list("subject_type", "subject_id"))
+
+
+def test_record_assigns_activity_id_names_links_and_audit(in_firm_a, admin_a):
+    # given
+    client, contact, case = client_family("Huda")
+    # when
+    entry = entry_record(
+        kind="call",
+        subject=contact,
+        related=[case],
+        title="Called about the hearing",
+        performed_by=admin_a,
+        payload={"direction": "outbound", "duration_seconds": 300, "outcome": "connected"},
+    )
+    # then
+    assert re.fullmatch(r"ACT-\d{6}-\d{6}", entry.activity_id)
+    assert entry.subject_name == "Huda contact"
+    assert entry.related == [{"type": "case", "id": case.id, "name": "Huda case"}]
+    assert entry.performed_by_name == admin_a.display_name
+    assert entry.duration_seconds == 300
+    assert links_of(entry) == {("contact", contact.id), ("case", case.id), ("client", client.id)}
+    event = AuditEvent.objects.get(entity_type="entry", entity_id=entry.id)
+    assert event.action == "create" and event.case_id == case.id
+
+
+def test_activity_ids_are_distinct_and_increasing(in_firm_a):
+    client, _, _ = client_family()
+    ids = [record(client).activity_id for _ in range(3)]
+    assert len(set(ids)) == 3
+    assert ids == sorted(ids)
+
+
+def test_same_source_and_external_id_is_recorded_once(in_firm_a):
+    client, _, _ = client_family()
+    first = record(client, kind="sms", source="twilio", external_id="SM123", payload={"body": "hi"})
+    second = record(client, kind="sms", source="twilio", external_id="SM123", payload={"body": "hi"})
+    assert first.pk == second.pk
+    assert Entry.objects.filter(external_id="SM123").count() == 1
+    # The same id from another provider is another event.
+    assert record(client, kind="sms", source="whatsapp", external_id="SM123").pk != first.pk
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "field"),
+    [
+        ("call", {"duration_seconds": "five"}, "duration_seconds"),
+        ("call", {"duration_seconds": -1}, "duration_seconds"),
+        ("call", {"mood": "happy"}, "mood"),
+        ("email", {"to": "a@b.c"}, "to"),
+        ("task", {"deadline": "tomorrow"}, "deadline"),
+        ("task", {"action": "archived"}, "action"),
+        ("meeting", {"participants": [{"subject": "contact:1", "extra": 1}]}, "participants[0].extra"),
+    ],
+)
+def test_bad_payload_names_the_field(in_firm_a, kind, payload, field):
+    client, _, _ = client_family()
+    with pytest.raises(ValidationError) as exc:
+        record(client, kind=kind, payload=payload)
+    assert any(message.startswith(f"{field}: ") for message in exc.value.message_dict["payload"])
+    assert not Entry.objects.exists()
+
+
+def test_task_payload_accepts_the_activities_contract(in_firm_a):
+    client, _, _ = client_family()
+    payload = {
+        "activity_id": 7,
+        "activity_type": "Call back",
+        "action": "completed",
+        "state": "done",
+        "deadline": "2026-03-01",
+        "assignee": "Faisal",
+        "feedback": "Done",
+        "next_activity_id": None,
+    }
+    assert record(client, kind="task", payload=payload).payload == payload
+
+
+def test_soft_delete_and_restore_keep_links_and_rollups_in_step(in_firm_a):
+    # given
+    client, contact, _ = client_family()
+    entry = record(contact, kind="call", payload={"duration_seconds": 60})
+    stat = DailyStat.objects.get(kind="call")
+    assert (stat.count, stat.duration_count, stat.duration_seconds) == (1, 1, 60)
+    # when
+    entry_delete(entry=entry)
+    # then
+    stat.refresh_from_db()
+    assert (stat.count, stat.duration_count, stat.duration_seconds) == (0, 0, 0)
+    assert links_of(entry) == set()
+    assert AuditEvent.objects.filter(entity_type="entry", entity_id=entry.id, action="delete").exists()
+    # when
+    entry_restore(entry=entry)
+    # then
+    stat.refresh_from_db()
+    assert stat.count == 1
+    assert links_of(entry) == {("contact", contact.id), ("client", client.id)}
+
+
+def test_update_moves_rollups_and_links(in_firm_a):
+    # given
+    client, contact, case = client_family()
+    other, _, _ = client_family("Other")
+    entry = record(contact, kind="note", occurred_at=datetime(2025, 1, 5, 10, tzinfo=UTC))
+    # when
+    entry_update(entry=entry, data={"subject": other, "occurred_at": datetime(2025, 2, 5, 10, tzinfo=UTC)})
+    # then
+    assert links_of(entry) == {("client", other.id)}
+    assert EntryLink.objects.get(entry=entry).occurred_at == datetime(2025, 2, 5, 10, tzinfo=UTC)
+    assert dict(DailyStat.objects.filter(count__gt=0, kind="note", subject_type="contact").values_list("day", "count")) == {}
+    assert AuditEvent.objects.filter(entity_type="entry", entity_id=entry.id, action="update").exists()
