@@ -94,13 +94,22 @@ class EntryLink(models.Model):
         return f"{self.subject_type}:{self.subject_id} -> {self.entry_id}"
 
 
-class DailyStat(models.Model):
-    """Live entries per firm-local day, kind, subject type and performer: stats read these, not entries."""
+class StatRollup(models.Model):
+    """Live entries per firm-local day (or month), performer, kind and subject type, for fast stats."""
 
-    day = models.DateField()
+    class Span(models.TextChoices):
+        DAY = "d", "Day"
+        MONTH = "m", "Month"
+
+    # performer_id: a user's id, NOBODY (0) for system entries, or ALL (-1) for the firm-wide sum,
+    # which saves stats without a performer filter from adding up one row per user.
+    NOBODY, ALL = 0, -1
+
+    span = models.CharField(max_length=1, choices=Span.choices)
+    day = models.DateField()  # a month's row carries the month's first day
+    performer_id = models.BigIntegerField()  # no FK: users may be erased, their counts stay
     kind = models.CharField(max_length=24)
     subject_type = models.CharField(max_length=32)
-    performer_id = models.BigIntegerField(default=0)  # 0: nobody (system); no FK, users may be erased
     count = models.IntegerField(default=0)
     duration_count = models.IntegerField(default=0)
     duration_seconds = models.BigIntegerField(default=0)
@@ -108,9 +117,9 @@ class DailyStat(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["day", "kind", "subject_type", "performer_id"], name="timeline_dailystat_key"
+                fields=["span", "performer_id", "day", "kind", "subject_type"], name="timeline_statrollup_key"
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.day} {self.kind} {self.subject_type}: {self.count}"
+        return f"{self.span} {self.day} {self.performer_id} {self.kind} {self.subject_type}: {self.count}"

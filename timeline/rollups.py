@@ -1,20 +1,23 @@
-"""Daily stat rollups, kept in step with live entries inside the writing transaction (ADR 0013).
+"""Stat rollups, kept in step with live entries inside the writing transaction (ADR 0013).
 
-A row counts the live entries of one firm-local day, kind, subject type and performer, with the
-count and sum of their known durations. Writers pass signed deltas; ``rollup_rebuild`` recomputes
-everything from the entries (after a firm changes its timezone, or to repair).
+Each live entry counts in four rows: its firm-local day and month, each once for its performer and
+once for everybody (``StatRollup.ALL``), with the count and sum of known durations. Writers pass
+signed deltas; readers add whole months, whole days, and aggregate the partial days at the edges
+of a range directly, so the result always equals a direct aggregate (a test proves it).
+``rollup_rebuild`` recomputes everything (after a firm changes its timezone, or to repair).
 """
 
 import zoneinfo
 from collections import defaultdict
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
 
-from timeline.models import DailyStat
+from timeline.models import StatRollup
 
-ROLLUP_KEY = tuple[object, str, str, int]  # (day, kind, subject_type, performer_id)
+DAY, MONTH = StatRollup.Span.DAY, StatRollup.Span.MONTH
+TABLE = StatRollup._meta.db_table
 
 
 def firm_tz() -> zoneinfo.ZoneInfo:
@@ -30,8 +33,16 @@ def firm_tz() -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(name)
 
 
-def firm_day(moment: datetime, tz: zoneinfo.ZoneInfo):
-    return moment.astimezone(tz).date()
+def local_midnight(day: date, tz: zoneinfo.ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=tz)
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 class RollupDeltas:
@@ -39,63 +50,158 @@ class RollupDeltas:
 
     def __init__(self):
         self.tz = firm_tz()
-        self.rows: dict[ROLLUP_KEY, list[int]] = defaultdict(lambda: [0, 0, 0])
-
-    def add(self, *, occurred_at, kind, subject_type, performer_id, duration_seconds, sign: int) -> None:
-        row = self.rows[(firm_day(occurred_at, self.tz), kind, subject_type, performer_id or 0)]
-        row[0] += sign
-        if duration_seconds is not None:
-            row[1] += sign
-            row[2] += sign * duration_seconds
+        self.rows: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
 
     def add_entry(self, entry, sign: int) -> None:
-        self.add(
-            occurred_at=entry.occurred_at,
-            kind=entry.kind,
-            subject_type=entry.subject_type,
-            performer_id=entry.performed_by_id,
-            duration_seconds=entry.duration_seconds,
-            sign=sign,
-        )
+        day = entry.occurred_at.astimezone(self.tz).date()
+        performer = entry.performed_by_id or StatRollup.NOBODY
+        for span, start in ((DAY, day), (MONTH, month_start(day))):
+            for who in (performer, StatRollup.ALL):
+                row = self.rows[(span, who, start, entry.kind, entry.subject_type)]
+                row[0] += sign
+                if entry.duration_seconds is not None:
+                    row[1] += sign
+                    row[2] += sign * entry.duration_seconds
 
     def apply(self) -> None:
         rows = sorted((key, value) for key, value in self.rows.items() if any(value))
+        self.rows.clear()
         if not rows:
             return
         # Sorted keys: two transactions touching the same rows lock them in the same order.
-        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
         params = [item for key, value in rows for item in (*key, *value)]
-        table = DailyStat._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
-                INSERT INTO {table} (day, kind, subject_type, performer_id, count, duration_count, duration_seconds)
+                INSERT INTO {TABLE} (span, performer_id, day, kind, subject_type, count, duration_count,
+                                     duration_seconds)
                 VALUES {values}
-                ON CONFLICT (day, kind, subject_type, performer_id) DO UPDATE SET
-                    count = {table}.count + EXCLUDED.count,
-                    duration_count = {table}.duration_count + EXCLUDED.duration_count,
-                    duration_seconds = {table}.duration_seconds + EXCLUDED.duration_seconds
+                ON CONFLICT (span, performer_id, day, kind, subject_type) DO UPDATE SET
+                    count = {TABLE}.count + EXCLUDED.count,
+                    duration_count = {TABLE}.duration_count + EXCLUDED.duration_count,
+                    duration_seconds = {TABLE}.duration_seconds + EXCLUDED.duration_seconds
                 """,
                 params,
             )
-        self.rows.clear()
 
 
 @transaction.atomic
 def rollup_rebuild() -> int:
     """Recompute every rollup row from the live entries; returns the number of rows written."""
-    table = DailyStat._meta.db_table
+    local_day = "(occurred_at AT TIME ZONE %(tz)s)::date"
     with connection.cursor() as cursor:
-        cursor.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
-        cursor.execute(f"DELETE FROM {table}")
+        # Writers upsert rollups in their own transactions; make them wait instead of racing.
+        cursor.execute(f"LOCK TABLE {TABLE} IN EXCLUSIVE MODE")
+        cursor.execute(f"DELETE FROM {TABLE}")
         cursor.execute(
             f"""
-            INSERT INTO {table} (day, kind, subject_type, performer_id, count, duration_count, duration_seconds)
-            SELECT (occurred_at AT TIME ZONE %s)::date, kind, subject_type, coalesce(performed_by_id, 0),
-                   count(*), count(duration_seconds), coalesce(sum(duration_seconds), 0)
-            FROM timeline_entry WHERE deleted_at IS NULL
-            GROUP BY 1, 2, 3, 4
+            WITH days AS (
+                SELECT {local_day} AS day, coalesce(performed_by_id, 0) AS performer_id, kind, subject_type,
+                       count(*) AS n, count(duration_seconds) AS dn, coalesce(sum(duration_seconds), 0) AS ds
+                FROM timeline_entry WHERE deleted_at IS NULL
+                GROUP BY 1, 2, 3, 4
+            ), spans AS (
+                SELECT 'd' AS span, day, performer_id, kind, subject_type, n, dn, ds FROM days
+                UNION ALL
+                SELECT 'm', date_trunc('month', day)::date, performer_id, kind, subject_type, n, dn, ds FROM days
+            )
+            INSERT INTO {TABLE} (span, performer_id, day, kind, subject_type, count, duration_count, duration_seconds)
+            SELECT span, who, day, kind, subject_type, sum(n), sum(dn), sum(ds)
+            FROM spans, LATERAL (VALUES (performer_id), (%(all)s)) AS w(who)
+            GROUP BY span, who, day, kind, subject_type
             """,
-            [str(firm_tz())],
+            {"tz": str(firm_tz()), "all": StatRollup.ALL},
         )
         return cursor.rowcount
+
+
+def rollup_plan(since: datetime | None, until: datetime | None, tz) -> tuple[list, list]:
+    """Split [since, until) into rollup pieces and directly aggregated edges.
+
+    Returns ``(pieces, edges)``: pieces are ``(span, first_day, end_day)`` covering whole
+    firm-local days (months where whole months fit), edges are ``(since, until)`` datetimes.
+    """
+    if since is not None and until is not None and since >= until:
+        return [], []
+    first = None
+    edges = []
+    if since is not None:
+        local = since.astimezone(tz)
+        first = local.date()
+        if local != local_midnight(first, tz):
+            first += timedelta(days=1)
+            edges.append((since, local_midnight(first, tz)))
+    end = None
+    if until is not None:
+        end = until.astimezone(tz).date()
+        if until.astimezone(tz) != local_midnight(end, tz):
+            edges.append((local_midnight(end, tz), until))
+    if first is not None and end is not None and first >= end:
+        # The range sits inside one or two days: aggregate it directly.
+        return [], [(since, until)]
+    if first is None or end is None:
+        # Open-ended: whole months of everything before/after, plus days up to the month edge.
+        return _open_pieces(first, end), edges
+    return _closed_pieces(first, end), edges
+
+
+def _closed_pieces(first: date, end: date) -> list:
+    pieces = []
+    month_a = first if first.day == 1 else next_month(first)
+    month_b = month_start(end)
+    if month_a < month_b:
+        if first < month_a:
+            pieces.append((DAY, first, month_a))
+        pieces.append((MONTH, month_a, month_b))
+        if month_b < end:
+            pieces.append((DAY, month_b, end))
+    else:
+        pieces.append((DAY, first, end))
+    return pieces
+
+
+def _open_pieces(first: date | None, end: date | None) -> list:
+    if first is None and end is None:
+        return [(MONTH, None, None)]
+    if first is None:
+        month_b = month_start(end)
+        return [(MONTH, None, month_b)] + ([(DAY, month_b, end)] if month_b < end else [])
+    month_a = first if first.day == 1 else next_month(first)
+    return ([(DAY, first, month_a)] if first < month_a else []) + [(MONTH, month_a, None)]
+
+
+def rollup_totals(pieces: list, *, performers: list[int] | None, kinds: list[str] | None, subject_types) -> list:
+    """Rows of (kind, subject_type, count, duration_count, duration_seconds) summed over ``pieces``."""
+    if not pieces:
+        return []
+    where, params = [], []
+    ranges = []
+    for span, first, end in pieces:
+        clause = ["span = %s"]
+        params.append(span)
+        if first is not None:
+            clause.append("day >= %s")
+            params.append(first)
+        if end is not None:
+            clause.append("day < %s")
+            params.append(end)
+        ranges.append("(" + " AND ".join(clause) + ")")
+    where.append("(" + " OR ".join(ranges) + ")")
+    where.append("performer_id = ANY(%s)")
+    params.append(performers if performers else [StatRollup.ALL])
+    if kinds:
+        where.append("kind = ANY(%s)")
+        params.append(list(kinds))
+    if subject_types:
+        where.append("subject_type = ANY(%s)")
+        params.append(list(subject_types))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT kind, subject_type, sum(count), sum(duration_count), sum(duration_seconds)
+            FROM {TABLE} WHERE {" AND ".join(where)} GROUP BY 1, 2
+            """,
+            params,
+        )
+        return cursor.fetchall()

@@ -17,3 +17,37 @@ def record(subject, **kwargs):
     kwargs.setdefault("kind", "note")
     kwargs.setdefault("title", "A note")
     return entry_record(subject=subject, **kwargs)
+
+
+def bulk_entries(subject, times, kind="note", title="Bulk entry"):
+    """Insert many live entries on ``subject`` quickly (no audit or rollups): for paging tests."""
+    import uuid
+
+    from django.contrib.contenttypes.models import ContentType
+
+    from timeline.hierarchy import hierarchy_ancestors
+    from timeline.models import Entry, EntryLink
+    from traf3li.core.subjects import subject_of
+
+    ref = subject_of(subject)
+    content_type = ContentType.objects.get_for_model(subject)
+    entries = Entry.objects.bulk_create(
+        Entry(
+            activity_id=f"ACT-T-{uuid.uuid4().hex[:16]}",
+            kind=kind,
+            subject_content_type=content_type,
+            subject_id=ref.id,
+            subject_type=ref.type,
+            subject_name=str(subject),
+            title=f"{title} {i}",
+            occurred_at=moment,
+        )
+        for i, moment in enumerate(times)
+    )
+    keys = [(ref.type, ref.id), *((p.type, p.id) for p in hierarchy_ancestors(ref.type, subject))]
+    EntryLink.objects.bulk_create(
+        EntryLink(entry=entry, subject_type=t, subject_id=i, occurred_at=entry.occurred_at)
+        for entry in entries
+        for t, i in keys
+    )
+    return entries

@@ -1,11 +1,11 @@
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from django.core.exceptions import ValidationError
 
 from audit.models import AuditEvent
-from timeline.models import DailyStat, Entry, EntryLink
+from timeline.models import Entry, EntryLink, StatRollup
 from timeline.services import entry_delete, entry_record, entry_restore, entry_update
 from timeline.tests.factories import client_family, record
 
@@ -70,10 +70,11 @@ def test_same_source_and_external_id_is_recorded_once(in_firm_a):
 )
 def test_bad_payload_names_the_field(in_firm_a, kind, payload, field):
     client, _, _ = client_family()
+    before = Entry.objects.count()
     with pytest.raises(ValidationError) as exc:
         record(client, kind=kind, payload=payload)
     assert any(message.startswith(f"{field}: ") for message in exc.value.message_dict["payload"])
-    assert not Entry.objects.exists()
+    assert Entry.objects.count() == before
 
 
 def test_task_payload_accepts_the_activities_contract(in_firm_a):
@@ -95,7 +96,7 @@ def test_soft_delete_and_restore_keep_links_and_rollups_in_step(in_firm_a):
     # given
     client, contact, _ = client_family()
     entry = record(contact, kind="call", payload={"duration_seconds": 60})
-    stat = DailyStat.objects.get(kind="call")
+    stat = StatRollup.objects.get(kind="call", span="d", performer_id=StatRollup.ALL)
     assert (stat.count, stat.duration_count, stat.duration_seconds) == (1, 1, 60)
     # when
     entry_delete(entry=entry)
@@ -122,5 +123,10 @@ def test_update_moves_rollups_and_links(in_firm_a):
     # then
     assert links_of(entry) == {("client", other.id)}
     assert EntryLink.objects.get(entry=entry).occurred_at == datetime(2025, 2, 5, 10, tzinfo=UTC)
-    assert dict(DailyStat.objects.filter(count__gt=0, kind="note", subject_type="contact").values_list("day", "count")) == {}
+    assert set(
+        StatRollup.objects.filter(count__gt=0, kind="note", day__year=2025).values_list("span", "day", "subject_type")
+    ) == {
+        ("d", date(2025, 2, 5), "client"),
+        ("m", date(2025, 2, 1), "client"),
+    }
     assert AuditEvent.objects.filter(entity_type="entry", entity_id=entry.id, action="update").exists()

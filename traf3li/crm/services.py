@@ -3,6 +3,8 @@
 from django.db import models, transaction
 
 from audit.services import audit_record, snapshot
+from timeline.recorders import record_created as timeline_record_created
+from timeline.recorders import record_updated as timeline_record_updated
 from traf3li.crm.models import Case, Client, Contact, Lead, Organization
 
 CRM_MODELS = (Client, Contact, Lead, Case, Organization)
@@ -51,7 +53,9 @@ def record_delete(*, instance: models.Model, actor=None) -> None:
 
 def _on_created(instance: models.Model, *, actor) -> None:
     """Hook for the timeline: a new case or contact shows on its client's timeline."""
+    timeline_record_created(instance, actor=actor)
 
 
 def _on_updated(instance: models.Model, *, before: dict, after: dict, actor) -> None:
     """Hook for the timeline: a case's status change shows on its client's timeline."""
+    timeline_record_updated(instance, before=before, after=after, actor=actor)

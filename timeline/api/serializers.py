@@ -1,0 +1,98 @@
+from rest_framework import serializers
+
+from timeline.choices import EntryKind, EntrySource
+from timeline.schemas import PayloadError, payload_validate
+from traf3li.api.fields import SubjectField
+from traf3li.core.subjects import subject_type_of
+from traf3li.users.models import User
+
+MAX_RELATED = 20
+ERROR_FIXED = "This field can't be changed after the entry is recorded."
+ERROR_SUBJECT_TYPE = "An entry can't be about a {type}."
+# Records that have their own logs rather than timelines.
+NOT_TIMELINE_SUBJECTS = {"entry", "user", "firm"}
+
+
+class TimelineSubjectField(SubjectField):
+    def to_internal_value(self, data):
+        instance = super().to_internal_value(data)
+        type_name = subject_type_of(instance)
+        if type_name in NOT_TIMELINE_SUBJECTS:
+            raise serializers.ValidationError(ERROR_SUBJECT_TYPE.format(type=type_name))
+        return instance
+
+
+class EntryWriteSerializer(serializers.Serializer):
+    """What POST and PATCH accept; responses are rendered by ``selectors.entry_rows``."""
+
+    kind = serializers.ChoiceField(choices=EntryKind.choices)
+    subject = TimelineSubjectField()
+    related = serializers.ListField(child=TimelineSubjectField(), required=False, max_length=MAX_RELATED)
+    title = serializers.CharField(max_length=300)
+    description = serializers.CharField(required=False, allow_blank=True)
+    occurred_at = serializers.DateTimeField(required=False)
+    performed_by = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(), required=False, allow_null=True, help_text="Defaults to the caller."
+    )
+    status = serializers.CharField(required=False, allow_blank=True, max_length=32)
+    source = serializers.ChoiceField(choices=EntrySource.choices, default=EntrySource.MANUAL)
+    external_id = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
+    payload = serializers.JSONField(required=False)
+
+    def validate(self, attrs):
+        if self.instance is not None:
+            fixed = {"source", "external_id"} & set(self.initial_data)
+            if fixed:
+                raise serializers.ValidationError({name: [ERROR_FIXED] for name in sorted(fixed)})
+            attrs.pop("source", None)  # the create-time default must not reach an update
+        if "payload" in attrs or "kind" in attrs:
+            kind = attrs.get("kind") or self.instance.kind
+            payload = attrs.get("payload", self.instance.payload if self.instance is not None else {})
+            try:
+                attrs["payload"] = payload_validate(kind, payload)
+            except PayloadError as exc:
+                raise serializers.ValidationError({"payload": exc.errors})
+        return attrs
+
+
+class SubjectOutSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class PerformerSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class EntryReadSerializer(serializers.Serializer):
+    """The contract's entry, for the OpenAPI schema (lists render rows directly, see selectors)."""
+
+    id = serializers.IntegerField()
+    activity_id = serializers.CharField()
+    kind = serializers.ChoiceField(choices=EntryKind.choices)
+    subject = SubjectOutSerializer()
+    related = SubjectOutSerializer(many=True)
+    title = serializers.CharField()
+    description = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+    performed_by = PerformerSerializer(allow_null=True)
+    status = serializers.CharField()
+    source = serializers.ChoiceField(choices=EntrySource.choices)
+    external_id = serializers.CharField(allow_null=True)
+    payload = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+
+
+class CommunicationStatSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    count = serializers.IntegerField()
+    avg_duration_minutes = serializers.FloatField(allow_null=True)
+
+
+class EntryStatsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    by_kind = serializers.DictField(child=serializers.IntegerField())
+    by_subject_type = serializers.DictField(child=serializers.IntegerField())
+    communications = CommunicationStatSerializer(many=True)

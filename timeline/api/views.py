@@ -1,0 +1,110 @@
+from django.http import Http404
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.renderers import BrowsableAPIRenderer
+from rest_framework.response import Response
+
+from timeline import selectors, services
+from timeline.api.renderers import ORJSONRenderer
+from timeline.api.serializers import EntryReadSerializer, EntryStatsSerializer, EntryWriteSerializer
+from timeline.filtersets import EntryFilterSet
+from timeline.models import EntryLink
+from traf3li.api.views import FirmModelViewSet, FirmViewSetMixin
+from traf3li.core.subjects import SubjectRef, subject_model
+
+LINK_KEYSET = ("occurred_at", "entry_id")
+
+
+class EntryFilterBackend(DjangoFilterBackend):
+    """The entry FilterSet also filters a subject's link rows (``selectors.entry_filter``)."""
+
+    def get_filterset_class(self, view, queryset=None):
+        return view.filterset_class
+
+
+class EntryListMixin:
+    """A lean list: one query per page, ``values()`` rows shaped in Python, orjson rendering."""
+
+    filterset_class = EntryFilterSet
+    filter_backends = [EntryFilterBackend]
+    renderer_classes = [ORJSONRenderer, BrowsableAPIRenderer]
+    keyset = ("occurred_at", "id")
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        if queryset.model is EntryLink:  # a subject's view pages on the link rows' own key
+            self.keyset = LINK_KEYSET
+        return queryset
+
+    @extend_schema(responses=EntryReadSerializer(many=True))
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        rows = self.paginate_queryset(selectors.entry_values(queryset))
+        return self.get_paginated_response(selectors.entry_rows(rows, via_links=queryset.model is EntryLink))
+
+
+class EntryViewSet(EntryListMixin, FirmModelViewSet):
+    """The firm-wide stream (``?subject=`` narrows it to one 360° view) and single entries."""
+
+    serializer_class = EntryWriteSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.entry_stream()
+
+    def get_object(self):
+        # The detail routes take the entry as it is, whatever the stream's query filters say.
+        entry = self.get_queryset().filter(pk=self.kwargs["pk"]).first() if self.kwargs["pk"].isdigit() else None
+        if entry is None:
+            raise Http404
+        return entry
+
+    @extend_schema(responses={200: EntryReadSerializer})
+    def retrieve(self, request, *args, **kwargs):
+        return Response(selectors.entry_as_row(self.get_object()))
+
+    @extend_schema(request=EntryWriteSerializer, responses={201: EntryReadSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        data.setdefault("performed_by", request.user)
+        entry = services.entry_record(**data, actor=request.user)
+        return Response(selectors.entry_as_row(entry), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=EntryWriteSerializer, responses={200: EntryReadSerializer})
+    def partial_update(self, request, *args, **kwargs):
+        entry = self.get_object()
+        serializer = self.get_serializer(entry, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        entry = services.entry_update(entry=entry, data=dict(serializer.validated_data), actor=request.user)
+        return Response(selectors.entry_as_row(entry))
+
+    def destroy(self, request, *args, **kwargs):
+        services.entry_delete(entry=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(parameters=[EntryFilterSet], responses=EntryStatsSerializer)
+    @action(detail=False, methods=["get"], filterset_class=None, pagination_class=None)
+    def stats(self, request):
+        filterset = EntryFilterSet(request.query_params, queryset=selectors.entry_stream())
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        filters = {name: value for name, value in filterset.form.cleaned_data.items() if value not in (None, "", [])}
+        return Response(selectors.entry_stats(filters=filters))
+
+
+class SubjectTimelineView(EntryListMixin, FirmViewSetMixin, generics.ListAPIView):
+    """``/api/v1/<clients|contacts|…>/{id}/timeline/``: one record's 360° view, newest first."""
+
+    subject_type: str = ""
+    keyset = LINK_KEYSET
+
+    def get_queryset(self):
+        ref = SubjectRef(self.subject_type, self.kwargs["pk"])
+        if not subject_model(ref.type)._default_manager.filter(pk=ref.id).exists():
+            raise Http404
+        return selectors.entry_subject_view(ref)

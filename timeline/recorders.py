@@ -1,0 +1,58 @@
+"""What core records put on the timeline: a new case or contact, a case's or lead's status change.
+
+``traf3li.crm.services`` calls these from its hooks, inside the record's own transaction.
+"""
+
+from django.db import models
+
+from timeline.choices import EntryKind
+from timeline.services import actor_user, entry_record, entry_relink_subject
+from traf3li.crm.models import Case, Contact, Lead
+
+TITLE_CASE_OPENED = "Case opened: {title}"
+TITLE_CONTACT_ADDED = "Contact added: {name}"
+TITLE_STATUS = "Status changed from {before} to {after}"
+
+
+def record_created(instance: models.Model, *, actor=None) -> None:
+    if isinstance(instance, Case):
+        entry_record(
+            kind=EntryKind.CASE_CREATED,
+            subject=instance,
+            title=TITLE_CASE_OPENED.format(title=instance.title),
+            description=instance.description,
+            performed_by=actor_user(actor),
+            status=instance.status,
+            payload={
+                "case_number": instance.case_number,
+                "status": instance.status,
+                "lawyer": instance.lawyer.display_name if instance.lawyer_id else "",
+                "court": instance.court,
+            },
+            actor=actor,
+        )
+    elif isinstance(instance, Contact):
+        entry_record(
+            kind=EntryKind.NOTE,
+            subject=instance,
+            title=TITLE_CONTACT_ADDED.format(name=instance.name),
+            description=instance.job_title,
+            performed_by=actor_user(actor),
+            actor=actor,
+        )
+
+
+def record_updated(instance: models.Model, *, before: dict, after: dict, actor=None) -> None:
+    if isinstance(instance, Case | Lead) and before.get("status") != after.get("status"):
+        entry_record(
+            kind=EntryKind.STATUS_CHANGE,
+            subject=instance,
+            title=TITLE_STATUS.format(before=before.get("status"), after=after.get("status")),
+            performed_by=actor_user(actor),
+            status=after.get("status") or "",
+            payload={"field": "status", "from": before.get("status"), "to": after.get("status")},
+            actor=actor,
+        )
+    if isinstance(instance, Case | Contact) and before.get("client_id") != after.get("client_id"):
+        # The record moved to another client: its history moves with it.
+        entry_relink_subject(subject=instance)

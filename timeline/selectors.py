@@ -1,0 +1,193 @@
+"""Reads of the timeline: the firm-wide stream, 360° views, search and stats.
+
+Two base queries serve every list (ADR 0012): live entries, newest first on
+``(occurred_at, id)``, and one subject's link rows, newest first on ``(occurred_at, entry_id)``.
+Each walks its own index in order, so a page costs the same at any depth. Rows come out of
+``values()`` and are shaped by ``entry_rows``: no model instances or serializers per row.
+"""
+
+from django.db.models import BooleanField, Count, Sum
+from django.db.models.expressions import RawSQL
+from django.db.models.query import QuerySet
+
+from timeline.choices import COMMUNICATION_KINDS
+from timeline.models import Entry, EntryLink
+from timeline.rollups import firm_tz, rollup_plan, rollup_totals
+from traf3li.core.subjects import SubjectRef
+
+# Columns a page needs; all denormalised onto the entry so rendering joins nothing.
+COLUMNS = (
+    "activity_id",
+    "kind",
+    "subject_type",
+    "subject_id",
+    "subject_name",
+    "related",
+    "title",
+    "description",
+    "performed_by_id",
+    "performed_by_name",
+    "status",
+    "source",
+    "external_id",
+    "payload",
+    "created_at",
+)
+# Filters that the stat rollups can't answer (they don't keep subjects, words, statuses or sources).
+DIRECT_STAT_FILTERS = ("subject", "q", "status", "source")
+
+
+def entry_stream() -> QuerySet:
+    """Live entries: the firm-wide stream and the detail, update and delete endpoints."""
+    return Entry.objects.live()
+
+
+def entry_subject_view(ref: SubjectRef) -> QuerySet:
+    """One subject's 360° view: its links, each carrying the entry's time for the index."""
+    return EntryLink.objects.filter(subject_type=ref.type, subject_id=ref.id, entry__deleted_at__isnull=True)
+
+
+def _search(q: str, alias: str = "timeline_entry") -> RawSQL:
+    # timeline_tsquery normalises Arabic exactly as the stored document was (migration 0002).
+    return RawSQL(f'"{alias}"."search" @@ timeline_tsquery(%s)', [q], output_field=BooleanField())
+
+
+def entry_filter(
+    queryset: QuerySet,
+    *,
+    subject: SubjectRef | None = None,
+    subject_type=None,
+    kind=None,
+    performed_by=None,
+    since=None,
+    until=None,
+    status=None,
+    source=None,
+    q: str | None = None,
+) -> QuerySet:
+    """Apply the stream's filters to either base query; ``subject`` turns the stream into that view."""
+    via_links = queryset.model is EntryLink
+    if subject is not None:
+        if via_links:
+            queryset = queryset.filter(entry__links__subject_type=subject.type, entry__links__subject_id=subject.id)
+        else:
+            queryset, via_links = entry_subject_view(subject), True
+    p = "entry__" if via_links else ""
+    # Time bounds go on the base table's own occurred_at: on links that makes them index conditions.
+    if since is not None:
+        queryset = queryset.filter(occurred_at__gte=since)
+    if until is not None:
+        queryset = queryset.filter(occurred_at__lt=until)
+    if subject_type:
+        queryset = queryset.filter(**{f"{p}subject_type__in": subject_type})
+    if kind:
+        queryset = queryset.filter(**{f"{p}kind__in": kind})
+    if performed_by:
+        queryset = queryset.filter(**{f"{p}performed_by__in": performed_by})
+    if status:
+        queryset = queryset.filter(**{f"{p}status__in": status})
+    if source:
+        queryset = queryset.filter(**{f"{p}source__in": source})
+    if q and q.strip():
+        queryset = queryset.filter(_search(q.strip()))
+    return queryset
+
+
+def entry_values(queryset: QuerySet) -> QuerySet:
+    if queryset.model is EntryLink:
+        return queryset.values("entry_id", "occurred_at", *(f"entry__{name}" for name in COLUMNS))
+    return queryset.values("id", "occurred_at", *COLUMNS)
+
+
+def entry_rows(rows, *, via_links: bool) -> list[dict]:
+    """Shape ``entry_values`` rows (or ``entry_as_row``) as the contract's entries."""
+    p = "entry__" if via_links else ""
+    id_key = "entry_id" if via_links else "id"
+    return [
+        {
+            "id": row[id_key],
+            "activity_id": row[p + "activity_id"],
+            "kind": row[p + "kind"],
+            "subject": {"type": row[p + "subject_type"], "id": row[p + "subject_id"], "name": row[p + "subject_name"]},
+            "related": row[p + "related"],
+            "title": row[p + "title"],
+            "description": row[p + "description"],
+            "occurred_at": row["occurred_at"],
+            "performed_by": (
+                {"id": row[p + "performed_by_id"], "name": row[p + "performed_by_name"]}
+                if row[p + "performed_by_id"] is not None
+                else None
+            ),
+            "status": row[p + "status"],
+            "source": row[p + "source"],
+            "external_id": row[p + "external_id"],
+            "payload": row[p + "payload"],
+            "created_at": row[p + "created_at"],
+        }
+        for row in rows
+    ]
+
+
+def entry_as_row(entry: Entry) -> dict:
+    """One saved entry as ``entry_rows`` would render it (detail, create and update responses)."""
+    row = {name: getattr(entry, name) for name in ("id", "occurred_at", *COLUMNS) if name != "performed_by_id"}
+    row["performed_by_id"] = entry.performed_by_id
+    return entry_rows([row], via_links=False)[0]
+
+
+def _direct_totals(filters: dict) -> list[tuple]:
+    queryset = entry_filter(entry_stream(), **filters)
+    p = "entry__" if queryset.model is EntryLink else ""
+    return list(
+        queryset.order_by()
+        .values_list(f"{p}kind", f"{p}subject_type")
+        .annotate(n=Count("pk"), dn=Count(f"{p}duration_seconds"), ds=Sum(f"{p}duration_seconds"))
+    )
+
+
+def entry_stats(*, filters: dict) -> dict:
+    """Counts by kind and subject type, and communications with their average durations.
+
+    Rollups answer whole days and months; partial days at the range's edges, and filters the
+    rollups don't keep, are aggregated from the entries (always live ones only).
+    """
+    if any(filters.get(name) for name in DIRECT_STAT_FILTERS):
+        rows = _direct_totals(filters)
+    else:
+        pieces, edges = rollup_plan(filters.get("since"), filters.get("until"), firm_tz())
+        rows = rollup_totals(
+            pieces,
+            performers=filters.get("performed_by"),
+            kinds=filters.get("kind"),
+            subject_types=filters.get("subject_type"),
+        )
+        for since, until in edges:
+            rows += _direct_totals({**filters, "since": since, "until": until})
+    return stats_shape(rows)
+
+
+def stats_shape(rows) -> dict:
+    by_kind, by_subject_type, durations = {}, {}, {}
+    for kind, subject_type, count, duration_count, duration_seconds in rows:
+        if not count:
+            continue
+        by_kind[kind] = by_kind.get(kind, 0) + count
+        by_subject_type[subject_type] = by_subject_type.get(subject_type, 0) + count
+        known, total = durations.get(kind, (0, 0))
+        durations[kind] = (known + (duration_count or 0), total + (duration_seconds or 0))
+    communications = []
+    for kind in COMMUNICATION_KINDS:
+        known, total = durations.get(kind, (0, 0))
+        communications.append(
+            {
+                "kind": kind.value,
+                "count": by_kind.get(kind, 0),
+                "avg_duration_minutes": round(float(total) / known / 60, 2) if known else None,
+            }
+        )
+    return {
+        "total": sum(by_kind.values()),
+        "by_kind": dict(sorted(by_kind.items())),
+        "by_subject_type": dict(sorted(by_subject_type.items())),
+        "communications": communications,
+    }
