@@ -47,9 +47,10 @@ def entry_subject_view(ref: SubjectRef) -> QuerySet:
     return EntryLink.objects.filter(subject_type=ref.type, subject_id=ref.id, entry__deleted_at__isnull=True)
 
 
-def _search(q: str, alias: str = "timeline_entry") -> RawSQL:
+def entry_search(q: str) -> RawSQL:
+    """A condition: the entry's stored search document matches ``q`` (websearch syntax)."""
     # timeline_tsquery normalises Arabic exactly as the stored document was (migration 0002).
-    return RawSQL(f'"{alias}"."search" @@ timeline_tsquery(%s)', [q], output_field=BooleanField())
+    return RawSQL('"timeline_entry"."search" @@ timeline_tsquery(%s)', [q], output_field=BooleanField())
 
 
 def entry_filter(
@@ -89,7 +90,7 @@ def entry_filter(
     if source:
         queryset = queryset.filter(**{f"{p}source__in": source})
     if q and q.strip():
-        queryset = queryset.filter(_search(q.strip()))
+        queryset = queryset.filter(entry_search(q.strip()))
     return queryset
 
 

@@ -1,0 +1,176 @@
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+
+from timeline import services
+from timeline.models import Entry
+from timeline.selectors import entry_search
+from traf3li.admin_sites import firm_admin
+from traf3li.core.subjects import SubjectError, subject_model, subject_parse
+
+EDITABLE_FIELDS = ["title", "description", "status", "occurred_at", "payload"]
+
+
+def subject_admin_url(type_name: str, pk: int) -> str | None:
+    """The subject's change page in the firm admin, when its type is registered and has one."""
+    try:
+        meta = subject_model(type_name)._meta
+        return reverse(f"{firm_admin.name}:{meta.app_label}_{meta.model_name}_change", args=[pk])
+    except (SubjectError, NoReverseMatch):
+        return None
+
+
+class DeletedFilter(admin.SimpleListFilter):
+    """Live entries unless asked: soft-deleted ones only show when someone looks for them."""
+
+    title = "deleted"
+    parameter_name = "deleted"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Deleted only"), ("all", "Live and deleted")]
+
+    def choices(self, changelist):
+        choices = list(super().choices(changelist))
+        choices[0]["display"] = "Live only"
+        return choices
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(deleted_at__isnull=False)
+        if self.value() == "all":
+            return queryset
+        return queryset.filter(deleted_at__isnull=True)
+
+
+class SubjectViewFilter(admin.SimpleListFilter):
+    """``?subject=client:42``: the record's 360° view, the target of the change pages' "all entries" link."""
+
+    title = "360° view of"
+    parameter_name = "subject"
+
+    def lookups(self, request, model_admin):
+        value = request.GET.get(self.parameter_name)
+        return [(value, value)] if value else []
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        try:
+            ref = subject_parse(self.value())
+        except SubjectError as exc:
+            raise admin.options.IncorrectLookupParameters(exc)
+        return queryset.filter(links__subject_type=ref.type, links__subject_id=ref.id)
+
+
+class EntryAdminForm(forms.ModelForm):
+    class Meta:
+        model = Entry
+        fields = EDITABLE_FIELDS
+
+    def clean(self):
+        cleaned = super().clean()
+        if "payload" in cleaned:
+            try:
+                cleaned["payload"] = services.entry_clean_payload(self.instance.kind, cleaned["payload"])
+            except ValidationError as exc:
+                self.add_error("payload", exc.message_dict["payload"])
+        return cleaned
+
+
+@admin.register(Entry, site=firm_admin)
+class EntryAdmin(admin.ModelAdmin):
+    form = EntryAdminForm
+    list_display = [
+        "activity_id",
+        "occurred_at",
+        "kind",
+        "subject_link",
+        "title",
+        "performed_by_name",
+        "source",
+        "live",
+    ]
+    list_filter = [DeletedFilter, SubjectViewFilter, "kind", "source", "subject_type", "occurred_at"]
+    search_fields = ["activity_id"]
+    search_help_text = "An activity id, or words from the title, description or payload (English or Arabic)."
+    ordering = ["-occurred_at", "-id"]
+    date_hierarchy = "occurred_at"
+    actions = ["soft_delete", "restore"]
+    show_full_result_count = False  # an exact count of the whole timeline costs more than the page
+    fields = [
+        "activity_id",
+        "kind",
+        "subject_link",
+        "related_links",
+        *EDITABLE_FIELDS,
+        "performed_by_name",
+        "source",
+        "external_id",
+        "created_at",
+        "deleted_at",
+    ]
+    readonly_fields = [
+        "activity_id",
+        "kind",
+        "subject_link",
+        "related_links",
+        "performed_by_name",
+        "source",
+        "external_id",
+        "created_at",
+        "deleted_at",
+    ]
+
+    @admin.display(description="subject", ordering="subject_type")
+    def subject_link(self, entry):
+        url = subject_admin_url(entry.subject_type, entry.subject_id)
+        label = f"{entry.subject_type}: {entry.subject_name}"
+        return format_html('<a href="{}">{}</a>', url, label) if url else label
+
+    @admin.display(description="related")
+    def related_links(self, entry):
+        parts = []
+        for ref in entry.related:
+            url = subject_admin_url(ref["type"], ref["id"])
+            label = f"{ref['type']}: {ref['name']}"
+            parts.append(format_html('<a href="{}">{}</a>', url, label) if url else label)
+        return format_html(", ".join(["{}"] * len(parts)), *parts) if parts else "—"
+
+    @admin.display(description="live", boolean=True)
+    def live(self, entry):
+        return entry.deleted_at is None
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(Q(activity_id__iexact=term) | Q(entry_search(term))), False
+
+    def has_add_permission(self, request):
+        return False  # entries come from the API, channels and other apps' services
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # no hard delete: the "soft delete" action keeps the row for the audit
+
+    def save_model(self, request, obj, form, change):
+        data = {name: form.cleaned_data[name] for name in form.changed_data}
+        services.entry_update(entry=Entry.objects.get(pk=obj.pk), data=data, actor=request.user)
+
+    @admin.action(description="Soft-delete the selected entries")
+    def soft_delete(self, request, queryset):
+        entries = list(queryset.filter(deleted_at__isnull=True).order_by("pk"))
+        for entry in entries:
+            services.entry_delete(entry=entry, actor=request.user)
+        self.message_user(
+            request, f"{len(entries)} entries deleted; restore them from 'Deleted only'.", messages.SUCCESS
+        )
+
+    @admin.action(description="Restore the selected entries")
+    def restore(self, request, queryset):
+        entries = list(queryset.filter(deleted_at__isnull=False).order_by("pk"))
+        for entry in entries:
+            services.entry_restore(entry=entry, actor=request.user)
+        self.message_user(request, f"{len(entries)} entries restored.", messages.SUCCESS)
