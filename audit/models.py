@@ -1,26 +1,102 @@
+"""The audit log: an append-only, hash-chained event store per firm (ADR 0004, ADR 0005).
+
+The database refuses UPDATE, DELETE and TRUNCATE on ``audit_auditevent`` (triggers installed by
+migration 0003 in every firm schema). Only ``audit.services.audit_purge`` (retention) and
+``audit.services.audit_erase`` (GDPR) pass, through a transaction-local bypass that they audit.
+"""
+
 from django.db import models
+from django.db.models import Q
+
+from audit.choices import ActorType, Source
 
 
 class AuditEvent(models.Model):
     """One append-only record of a write: who, what, which entity, which fields changed."""
 
-    occurred_at = models.DateTimeField(db_index=True)
+    # Position in the firm's chain: 1, 2, 3… without gaps, except where the retention purge left
+    # an anchor. Assigned under the chain-head row lock, so two writers can never share one.
+    seq = models.BigIntegerField(unique=True)
+    occurred_at = models.DateTimeField()
+    actor_type = models.CharField(max_length=16, choices=ActorType.choices, default=ActorType.SYSTEM)
     actor_id = models.BigIntegerField(null=True, blank=True)  # no FK: users are erased, events stay
     actor_name = models.CharField(max_length=200)
     actor_email = models.CharField(max_length=254, blank=True)
     actor_role = models.CharField(max_length=16, blank=True)
-    action = models.CharField(max_length=64, db_index=True)
+    action = models.CharField(max_length=64)
     entity_type = models.CharField(max_length=32)
     entity_id = models.BigIntegerField()
     entity_name = models.CharField(max_length=300, blank=True)
-    case_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    case_id = models.BigIntegerField(null=True, blank=True)
     changes = models.JSONField(default=dict)
     metadata = models.JSONField(default=dict)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.SYSTEM)
     request_id = models.CharField(max_length=64, db_index=True)
+    # The hash covers ``payload_digest``, not the personal fields themselves (actor name and
+    # email, entity name, changes, metadata), so erasure can blank them without breaking the
+    # chain. The salt keeps a digest of a short value (a phone number) from being guessed by
+    # brute force; erasure wipes it with the payload (ADR 0005).
+    payload_salt = models.CharField(max_length=32, blank=True)
+    payload_digest = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
-        indexes = [models.Index(fields=["entity_type", "entity_id", "occurred_at"], name="audit_entity_idx")]
+        indexes = [
+            models.Index(fields=["occurred_at", "id"], name="audit_time_idx"),
+            models.Index(fields=["entity_type", "entity_id", "occurred_at", "id"], name="audit_entity_time_idx"),
+            models.Index(
+                fields=["case_id", "occurred_at", "id"], name="audit_case_time_idx", condition=Q(case_id__isnull=False)
+            ),
+            models.Index(fields=["action", "occurred_at", "id"], name="audit_action_time_idx"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.action} {self.entity_type}:{self.entity_id}"
+        return f"#{self.seq} {self.action} {self.entity_type}:{self.entity_id}"
+
+
+class AuditChainHead(models.Model):
+    """The firm's chain head (one row): the last event's seq, hash and time; its row lock serialises appends."""
+
+    seq = models.BigIntegerField(default=0)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"head #{self.seq}"
+
+
+class AuditChainAnchor(models.Model):
+    """The seq and hash of an event the retention purge deleted, so the link after it still verifies."""
+
+    seq = models.BigIntegerField(unique=True)
+    hash = models.CharField(max_length=64)
+    purged_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"anchor #{self.seq}"
+
+
+class AuditStateSnapshot(models.Model):
+    """A cached replay of one entity's events up to one event; point-in-time reads start from it."""
+
+    entity_type = models.CharField(max_length=32)
+    entity_id = models.BigIntegerField()
+    event_id = models.BigIntegerField()
+    occurred_at = models.DateTimeField()
+    state = models.JSONField(default=dict)
+    deleted = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["entity_type", "entity_id", "event_id"], name="audit_snapshot_unique")
+        ]
+        indexes = [
+            models.Index(fields=["entity_type", "entity_id", "occurred_at", "event_id"], name="audit_snapshot_time_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity_type}:{self.entity_id} @ {self.event_id}"

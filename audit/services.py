@@ -1,24 +1,68 @@
-"""The one audit recording function. Services call it inside their own transaction."""
+"""The one audit recording function, plus the two audited ways around append-only.
+
+Services call ``audit_record`` inside their own transaction. It appends one event to the
+firm's hash chain in a single statement: the statement takes the chain-head row lock, links the
+event to the previous one and inserts it (ADR 0004). ``audit_purge`` (retention) and
+``audit_erase`` (GDPR) are the only code that may delete or rewrite events; each opens the
+database's bypass for its own statement only and records what it did as a new event.
+"""
 
 import json
+import secrets
+from collections.abc import Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, time
 from decimal import Decimal
 
+from django.apps import apps
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models
-from django.utils import timezone
+from django.db import connection, models, transaction
+from django.db.models import Q
 
-from audit.models import AuditEvent
+from audit import chain
+from audit.choices import ERROR_UNKNOWN_ACTION, ActorType, AuditAction, Source, action_is_registered
+from audit.models import AuditChainAnchor, AuditChainHead, AuditEvent, AuditStateSnapshot
 from traf3li.core.context import current_context
-from traf3li.core.subjects import subject_of
+from traf3li.core.subjects import SubjectRef, subject_of, subject_parse
 
 SYSTEM_ACTOR = "system"
+REDACTED = "[erased]"
+ERROR_NO_HEAD = "The audit chain head of schema '{schema}' is missing; run the audit migrations."
+# Keys an erasure leaves alone by default: they identify records, not people.
+STRUCTURAL_KEYS = frozenset({"id", "created_at", "updated_at"})
+BYPASS_SETTING = "traf3li.audit_bypass"  # read by the audit_event_guard() trigger function
+BODY_COLUMNS = (
+    "actor_type", "actor_id", "actor_role", "action", "entity_type", "entity_id", "case_id", "source",
+    "request_id", "payload_digest",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PlatformActor:
+    """An operator acting from the platform admin: not a user of the firm, so no id in its log."""
+
+    name: str
+    email: str = ""
+
+
+class AuditJSONEncoder(DjangoJSONEncoder):
+    """DjangoJSONEncoder, but times keep their microseconds: a value read back equals the one written."""
+
+    def default(self, o):
+        if isinstance(o, datetime):
+            text = o.isoformat()
+            return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
+        if isinstance(o, time):
+            return o.isoformat()
+        return super().default(o)
 
 
 def json_safe(value):
-    """Round-trip through DjangoJSONEncoder: Decimal, date and UUID become strings."""
+    """Plain JSON: Decimal ("12.30"), dates, times and UUIDs become strings that parse back exactly."""
     if isinstance(value, Decimal):
         return str(value)
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    return json.loads(json.dumps(value, cls=AuditJSONEncoder))
 
 
 def snapshot(instance: models.Model) -> dict:
@@ -32,14 +76,103 @@ def snapshot(instance: models.Model) -> dict:
 
 
 def diff(before: dict | None, after: dict | None) -> dict:
-    """Changed fields only, as {"before": {...}, "after": {...}}."""
-    before, after = before or {}, after or {}
+    """Changed fields only, as {"before": {...}, "after": {...}}.
+
+    A creation (no ``before``) keeps every field of ``after``, empty ones included, and a
+    deletion every field of ``before``: replaying the events must rebuild the whole record.
+    """
+    if before is None or after is None:
+        return {"before": dict(before or {}), "after": dict(after or {})}
     keys = sorted(set(before) | set(after))
     changed = [k for k in keys if before.get(k) != after.get(k)]
     return {
         "before": {k: before[k] for k in changed if k in before},
         "after": {k: after[k] for k in changed if k in after},
     }
+
+
+def _actor_columns(actor) -> dict:
+    if isinstance(actor, PlatformActor):
+        kind, pk, name, email, role = ActorType.PLATFORM, None, actor.name, actor.email, ""
+    elif actor is None or not getattr(actor, "is_authenticated", False):
+        kind, pk, name, email, role = ActorType.SYSTEM, None, SYSTEM_ACTOR, "", ""
+    else:
+        kind, pk = ActorType.USER, actor.pk
+        name = getattr(actor, "display_name", None) or str(actor)
+        email, role = getattr(actor, "email", "") or "", getattr(actor, "role", "") or ""
+    return {"actor_type": kind.value, "actor_id": pk, "actor_name": name[:200], "actor_email": email,
+            "actor_role": role}  # fmt: skip
+
+
+def _append_sql() -> str:
+    head, event = AuditChainHead._meta.db_table, AuditEvent._meta.db_table
+    at = "GREATEST(c.now, h.occurred_at)"  # never before the previous event: time follows the chain
+    # The UPDATE takes the head row lock; under READ COMMITTED a writer that waited re-reads the
+    # committed head, so it links to the event that was appended while it waited (ADR 0004).
+    return f"""
+        WITH head AS (
+            UPDATE {head} AS h
+               SET seq = h.seq + 1,
+                   occurred_at = {at},
+                   prev_hash = h.hash,
+                   hash = encode(sha256(convert_to(
+                       h.hash || '|' || (h.seq + 1)::text || '|' || {chain.TIMESTAMP_SQL.format(ts=at)}
+                       || '|' || %(body_digest)s, 'UTF8')), 'hex')
+              FROM (SELECT clock_timestamp() AS now) AS c
+             WHERE h.id = 1
+         RETURNING h.seq, h.prev_hash, h.hash, h.occurred_at
+        )
+        INSERT INTO {event} (
+            seq, prev_hash, hash, occurred_at, actor_type, actor_id, actor_name, actor_email, actor_role,
+            action, entity_type, entity_id, entity_name, case_id, changes, metadata, source, request_id,
+            payload_salt, payload_digest, erased_at
+        )
+        SELECT head.seq, head.prev_hash, head.hash, head.occurred_at, %(actor_type)s, %(actor_id)s,
+               %(actor_name)s, %(actor_email)s, %(actor_role)s, %(action)s, %(entity_type)s, %(entity_id)s,
+               %(entity_name)s, %(case_id)s, %(changes)s::jsonb, %(metadata)s::jsonb, %(source)s,
+               %(request_id)s, %(payload_salt)s, %(payload_digest)s, NULL
+          FROM head
+        RETURNING id, seq, prev_hash, hash, occurred_at
+    """
+
+
+def _append(*, action: str, entity: SubjectRef, entity_name: str, changes: dict, case_id: int | None, actor):
+    """Link one event to the chain and insert it: one statement, one lock (the head row)."""
+    if not action_is_registered(action):
+        raise ValueError(ERROR_UNKNOWN_ACTION.format(action=action))
+    ctx = current_context()
+    columns = {
+        **_actor_columns(actor if actor is not None else ctx.user),
+        "action": action,
+        "entity_type": entity.type,
+        "entity_id": entity.id,
+        "entity_name": (entity_name or "")[:300],
+        "case_id": case_id,
+        "changes": json_safe(changes),
+        "metadata": json_safe(ctx.as_metadata()),
+        "source": ctx.source if ctx.source in Source.values else Source.SYSTEM,
+        "request_id": ctx.request_id[:64],
+        "payload_salt": secrets.token_hex(16),
+    }
+    payload = chain.payload_of(
+        actor_name=columns["actor_name"],
+        actor_email=columns["actor_email"],
+        entity_name=columns["entity_name"],
+        changes=columns["changes"],
+        metadata=columns["metadata"],
+    )
+    columns["payload_digest"] = chain.payload_digest(columns["payload_salt"], payload)
+    body = chain.body_digest(**{key: columns[key] for key in BODY_COLUMNS})
+    params = {**columns, "changes": json.dumps(columns["changes"]), "metadata": json.dumps(columns["metadata"])}
+    with connection.cursor() as cursor:
+        cursor.execute(_append_sql(), {**params, "body_digest": body})
+        row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError(ERROR_NO_HEAD.format(schema=connection.schema_name))
+    event = AuditEvent(**columns)
+    event.id, event.seq, event.prev_hash, event.hash, event.occurred_at = row
+    event._state.adding, event._state.db = False, connection.alias
+    return event
 
 
 def audit_record(
@@ -51,25 +184,185 @@ def audit_record(
     case_id: int | None = None,
     actor=None,
 ) -> AuditEvent | None:
-    """Append one audit event for ``instance``; returns None when an update changed nothing."""
-    ctx = current_context()
-    actor = actor or ctx.user
+    """Append one audit event for ``instance``; returns None when an update changed nothing.
+
+    ``action`` must be in the catalogue (``audit.choices``); ``before``/``after`` are
+    ``snapshot()``s and only the fields that differ are kept. The actor defaults to the user of
+    the current request, task or command context, else ``system``.
+    """
     changes = diff(before, after)
-    if action == "update" and not changes["after"] and not changes["before"]:
+    if action == AuditAction.UPDATE and not changes["after"] and not changes["before"]:
         return None
-    ref = subject_of(instance)
-    return AuditEvent.objects.create(
-        occurred_at=timezone.now(),
-        actor_id=getattr(actor, "pk", None),
-        actor_name=getattr(actor, "display_name", None) or SYSTEM_ACTOR,
-        actor_email=getattr(actor, "email", "") or "",
-        actor_role=getattr(actor, "role", "") or "",
+    return _append(
         action=action,
-        entity_type=ref.type,
-        entity_id=ref.id,
-        entity_name=str(instance)[:300],
-        case_id=case_id,
+        entity=subject_of(instance),
+        entity_name=str(instance),
         changes=changes,
-        metadata=ctx.as_metadata(),
-        request_id=ctx.request_id,
+        case_id=case_id,
+        actor=actor,
     )
+
+
+@contextmanager
+def _bypass(mode: str):
+    """Open the trigger's bypass for this transaction's next statements only, then close it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config(%s, %s, true)", [BYPASS_SETTING, mode])
+        try:
+            yield
+        finally:
+            cursor.execute("SELECT set_config(%s, '', true)", [BYPASS_SETTING])
+
+
+def _redact_changes(changes: dict, fields: set[str] | None) -> dict:
+    def redact(values: dict) -> dict:
+        out = {}
+        for key, value in values.items():
+            personal = key in fields if fields is not None else not (key in STRUCTURAL_KEYS or key.endswith("_id"))
+            out[key] = REDACTED if personal and value not in (None, "") else value
+        return out
+
+    return {side: redact(values) if isinstance(values, dict) else values for side, values in changes.items()}
+
+
+@transaction.atomic
+def audit_erase(
+    *,
+    subject,
+    fields: Iterable[str] | None = None,
+    events: models.QuerySet | None = None,
+    actor=None,
+) -> int:
+    """Blank a person's data in the audit payloads without breaking the chain (ADR 0005).
+
+    Redacts the events *about* ``subject`` (its name and the changed values, all of them or only
+    ``fields``), the events it *performed* when it is a user (name, email, ip, user agent), and
+    any further ``events`` the caller found (for example entries that quoted the person). Each
+    redacted event keeps its ``payload_digest`` and loses its salt, so the chain still verifies
+    and the old values can't be guessed back. One ``erase`` event lists the redacted ids; verify
+    rejects an erased event that no ``erase`` event lists. Returns the number of events redacted.
+    """
+    ref = subject_parse(subject)
+    wanted = set(fields) if fields is not None else None
+    about = Q(entity_type=ref.type, entity_id=ref.id)
+    performed = Q(actor_type=ActorType.USER, actor_id=ref.id) if ref.type == "user" else Q(pk__in=[])
+    query = about | performed
+    if events is not None:
+        query |= Q(pk__in=events.values("pk"))
+    now = current_clock()
+    redacted, touched = [], set()
+    for event in AuditEvent.objects.filter(query).exclude(action=AuditAction.ERASE).order_by("seq").iterator():
+        is_about = event.entity_type == ref.type and event.entity_id == ref.id
+        is_by = ref.type == "user" and event.actor_type == ActorType.USER and event.actor_id == ref.id
+        if is_about:
+            event.entity_name = REDACTED
+        if is_about or not is_by:  # about the person, or an event the caller found quoting them
+            event.changes = _redact_changes(event.changes, wanted)
+        if is_by:
+            event.actor_name, event.actor_email = REDACTED, ""
+            event.metadata = {**event.metadata, "ip": None, "user_agent": ""}
+        event.payload_salt = ""
+        event.erased_at = event.erased_at or now
+        redacted.append(event)
+        touched.add((event.entity_type, event.entity_id))
+    if redacted:
+        with _bypass("erase"):
+            AuditEvent.objects.bulk_update(
+                redacted,
+                ["entity_name", "changes", "actor_name", "actor_email", "metadata", "payload_salt", "erased_at"],
+                batch_size=500,
+            )
+        stale = Q(pk__in=[])
+        for entity_type, entity_id in touched:
+            stale |= Q(entity_type=entity_type, entity_id=entity_id)
+        AuditStateSnapshot.objects.filter(stale).delete()
+    _append(
+        action=AuditAction.ERASE,
+        entity=ref,
+        entity_name=REDACTED,
+        changes={"before": {}, "after": {"redacted_events": [event.pk for event in redacted]}},
+        case_id=None,
+        actor=actor,
+    )
+    return len(redacted)
+
+
+def current_clock() -> datetime:
+    """The database's clock, the one event times come from."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        return cursor.fetchone()[0]
+
+
+def legal_hold_case_ids():
+    """Cases under legal hold, as a subquery: their audit is never purged."""
+    Case = apps.get_model("crm", "Case")
+    return Case.objects.filter(legal_hold=True).values("pk")
+
+
+@transaction.atomic
+def audit_purge(
+    *,
+    before: datetime,
+    entity_types: Iterable[str] | None = None,
+    case_scoped: bool | None = None,
+    actor=None,
+) -> int:
+    """Delete events older than ``before`` (the retention purge); returns how many went.
+
+    ``entity_types`` narrows it to some entities; ``case_scoped=True`` to events that belong to
+    a case, ``False`` to the others. Never deletes events of a case under legal hold, nor the
+    ``erase`` and ``purge`` records. Before deleting, it keeps the seq and hash of each deleted
+    run's last event as an anchor, so the first surviving event after the gap still verifies.
+    The purge itself is recorded as a ``purge`` event on the firm.
+    """
+    doomed = AuditEvent.objects.filter(occurred_at__lt=before).exclude(
+        action__in=[AuditAction.ERASE, AuditAction.PURGE]
+    )
+    if entity_types is not None:
+        doomed = doomed.filter(entity_type__in=list(entity_types))
+    if case_scoped is not None:
+        doomed = doomed.filter(case_id__isnull=not case_scoped)
+    held = legal_hold_case_ids()
+    doomed = doomed.exclude(case_id__in=held).exclude(Q(entity_type="case") & Q(entity_id__in=held))
+    doomed_sql, doomed_params = doomed.values("id").query.sql_with_params()
+    event, anchor, snap = AuditEvent._meta.db_table, AuditChainAnchor._meta.db_table, AuditStateSnapshot._meta.db_table
+    sql = f"""
+        WITH doomed AS MATERIALIZED (SELECT id, seq, hash FROM {event} WHERE id IN ({doomed_sql})),
+        anchors AS (
+            INSERT INTO {anchor} (seq, hash, purged_at)
+            SELECT d.seq, d.hash, clock_timestamp() FROM doomed d
+             WHERE NOT EXISTS (SELECT 1 FROM doomed n WHERE n.seq = d.seq + 1)
+            ON CONFLICT (seq) DO NOTHING
+            RETURNING seq
+        ),
+        gone AS (DELETE FROM {event} e USING doomed d WHERE e.id = d.id RETURNING e.entity_type, e.entity_id),
+        stale AS (
+            DELETE FROM {snap} s USING (SELECT DISTINCT entity_type, entity_id FROM gone) g
+             WHERE s.entity_type = g.entity_type AND s.entity_id = g.entity_id
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM anchors), (SELECT count(*) FROM stale)
+    """
+    with _bypass("purge"), connection.cursor() as cursor:
+        cursor.execute(sql, doomed_params)
+        deleted, anchors, _ = cursor.fetchone()
+    tenant = connection.tenant
+    _append(
+        action=AuditAction.PURGE,
+        entity=SubjectRef("firm", tenant.pk),
+        entity_name=str(tenant),
+        changes={
+            "before": {},
+            "after": {
+                "older_than": json_safe(before),
+                "entity_types": sorted(entity_types) if entity_types is not None else None,
+                "case_scoped": case_scoped,
+                "deleted": deleted,
+                "anchors": anchors,
+            },
+        },
+        case_id=None,
+        actor=actor,
+    )
+    return deleted

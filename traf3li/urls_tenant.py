@@ -16,6 +16,7 @@ api_v1 = [
     path("me/", MeView.as_view(), name="me"),
     path("", include(users_router.urls)),
     path("", include("traf3li.crm.api.urls")),
+    path("", include("traf3li.firms.api.urls")),
     path("", include("audit.api.urls")),
     path("", include("timeline.api.urls")),
     path("", include("timeline.activities.api.urls")),

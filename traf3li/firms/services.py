@@ -1,4 +1,4 @@
-"""Creating firms: the tenant, its domain and its first admin, idempotently."""
+"""Creating firms (the tenant, its domain and its first admin, idempotently) and their settings."""
 
 from dataclasses import dataclass
 
@@ -6,9 +6,12 @@ from django.conf import settings
 from django.db import transaction
 from django_tenants.utils import schema_context
 
+from audit.services import audit_record, snapshot
 from traf3li.firms.models import Domain, Firm
 
 RESERVED_SLUGS = {"public", "www", "admin", "api", "pg_catalog", "information_schema"}
+FIRM_SETTINGS = ("name", "timezone", "vat_number", "address")
+ERROR_NOT_A_SETTING = "Only these firm settings can change: {fields}."
 
 
 @dataclass
@@ -43,6 +46,9 @@ def firm_create(
         firm = Firm(schema_name=slug, slug=slug, name=name, timezone=timezone)
         firm.full_clean(exclude=["schema_name"])
         firm.save()  # creates and migrates the schema (auto_create_schema)
+        # The firm's own audit log starts with its creation (the schema exists only now).
+        with schema_context(firm.schema_name), transaction.atomic():
+            audit_record(action="create", instance=firm, after=snapshot(firm))
     with transaction.atomic():
         Domain.objects.get_or_create(domain=firm_domain(slug), defaults={"tenant": firm, "is_primary": True})
     admin_created = False
@@ -60,3 +66,20 @@ def firm_create(
                 )
                 admin_created = True
     return FirmResult(firm=firm, created=created, admin_created=admin_created)
+
+
+@transaction.atomic
+def firm_update(*, firm: Firm, data: dict, actor=None) -> Firm:
+    """Change the firm's settings; the event lands in the firm's own audit log."""
+    unknown = set(data) - set(FIRM_SETTINGS)
+    if unknown:
+        raise ValueError(ERROR_NOT_A_SETTING.format(fields=", ".join(FIRM_SETTINGS)))
+    # Lock and re-read: the admin hands us an already-mutated instance.
+    before = snapshot(Firm.objects.select_for_update().get(pk=firm.pk))
+    for name, value in data.items():
+        setattr(firm, name, value)
+    firm.full_clean(exclude=["schema_name"])
+    firm.save(update_fields=list(FIRM_SETTINGS))
+    with schema_context(firm.schema_name):
+        audit_record(action="update", instance=firm, before=before, after=snapshot(firm), actor=actor)
+    return firm

@@ -1,11 +1,25 @@
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.db import transaction
 
 from audit.services import audit_record, snapshot
 from traf3li.admin_sites import firm_admin, platform_admin
 from traf3li.users.models import User
 
 
+class AuditedPasswordChangeForm(AdminPasswordChangeForm):
+    """The admin's password page saves through this form, not save_model: audit it here (never the password)."""
+
+    def save(self, commit=True):
+        with transaction.atomic():
+            user = super().save(commit=commit)
+            if commit:
+                audit_record(action="change_password", instance=user)
+        return user
+
+
 class UserAdmin(BaseUserAdmin):
+    change_password_form = AuditedPasswordChangeForm
     list_display = ["username", "email", "first_name", "last_name", "role", "is_active"]
     list_filter = ["role", "is_active"]
     fieldsets = BaseUserAdmin.fieldsets + (("Firm", {"fields": ("role", "phone")}),)

@@ -1,0 +1,12 @@
+from rest_framework import serializers
+
+from traf3li.firms.models import Firm
+
+
+class FirmSettingsSerializer(serializers.ModelSerializer):
+    """The firm's own settings; ``timezone`` is an IANA name (``Asia/Riyadh``)."""
+
+    class Meta:
+        model = Firm
+        fields = ["id", "slug", "name", "timezone", "vat_number", "address", "created_at"]
+        read_only_fields = ["id", "slug", "created_at"]
