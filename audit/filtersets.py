@@ -1,5 +1,7 @@
 import django_filters
 from django import forms
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from audit.choices import ActorType, Source, action_catalogue
 from audit.models import AuditEvent
@@ -21,6 +23,12 @@ class ActorFormField(forms.CharField):
         raise forms.ValidationError(ERROR_ACTOR)
 
 
+@extend_schema_field(OpenApiTypes.STR)
+class EntityFilter(SubjectFilter):
+    """``?entity=case:7``: the record the events are about."""
+
+
+@extend_schema_field(OpenApiTypes.STR)
 class ActorFilter(django_filters.Filter):
     """``?actor=3`` (a user id) or ``?actor=system``."""
 
@@ -46,12 +54,10 @@ class EntityTypeInFilter(ChoiceInFilter):
         super().__init__(*args, choices=lambda: [(name, name) for name in subject_types()], **kwargs)
 
 
-class AuditEventFilterSet(django_filters.FilterSet):
-    """Filters of ``GET /api/v1/audit/`` and of the admin: entity, case, action, actor, source, time."""
+class EventFilters(django_filters.FilterSet):
+    """What both audit lists filter on: entity, action, actor, source, request and time."""
 
-    entity = SubjectFilter(method="filter_entity", help_text="The record the event is about, e.g. case:7.")
-    entity_type = EntityTypeInFilter(field_name="entity_type", help_text="Comma list of subject types.")
-    case = django_filters.NumberFilter(field_name="case_id", help_text="Events that belong to this case.")
+    entity = EntityFilter(method="filter_entity", help_text="The record the event is about, e.g. case:7.")
     action = ActionInFilter(field_name="action", help_text="Comma list of catalogue actions.")
     actor = ActorFilter(help_text="A user id, or 'system'.")
     source = ChoiceInFilter(field_name="source", choices=Source.choices, help_text="api, admin, webhook, task…")
@@ -61,7 +67,7 @@ class AuditEventFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = AuditEvent
-        fields = ["entity", "entity_type", "case", "action", "actor", "source", "request_id", "since", "until"]
+        fields = ["entity", "action", "actor", "source", "request_id", "since", "until"]
 
     def filter_entity(self, queryset, name, value):
         if value is None:
@@ -69,11 +75,20 @@ class AuditEventFilterSet(django_filters.FilterSet):
         return queryset.filter(entity_type=value.type, entity_id=value.id)
 
 
-class CaseHistoryFilterSet(AuditEventFilterSet):
+class AuditEventFilterSet(EventFilters):
+    """Filters of ``GET /api/v1/audit/`` and of the admin."""
+
+    entity_type = EntityTypeInFilter(field_name="entity_type", help_text="Comma list of subject types.")
+    case = django_filters.NumberFilter(field_name="case_id", help_text="Events that belong to this case.")
+
+    class Meta(EventFilters.Meta):
+        fields = [*EventFilters.Meta.fields, "entity_type", "case"]
+
+
+class CaseHistoryFilterSet(EventFilters):
     """``GET /api/v1/cases/{id}/history/?resource=``: ``resource`` narrows to entity types."""
 
     resource = EntityTypeInFilter(field_name="entity_type", help_text="Comma list: case, entry, activity…")
 
-    class Meta:
-        model = AuditEvent
-        fields = ["resource", "entity", "action", "actor", "source", "since", "until"]
+    class Meta(EventFilters.Meta):
+        fields = [*EventFilters.Meta.fields, "resource"]

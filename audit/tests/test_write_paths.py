@@ -313,3 +313,26 @@ def test_make_user_helper_events_belong_to_their_firm(firm_b):
     tail = Tail("beta")
     make_user(firm_b, "helper_b", role="staff")
     assert tail.one().entity_type == "user"
+
+
+def test_platform_admin_firm_changes_land_in_the_firms_log_signed_by_the_operator(firm_a):
+    root = User.objects.create_superuser("platform_root", "root@platform.example", "pw-123456789")
+    browser = BrowserClient(HTTP_HOST="localhost")
+    browser.force_login(root)
+    tail = Tail("alpha")
+    page = browser.post(
+        f"/admin/firms/firm/{firm_a.pk}/change/",
+        {
+            "name": "Alpha Law (renamed)",
+            "timezone": firm_a.timezone,
+            "vat_number": "",
+            "address": "",
+            "domains-TOTAL_FORMS": "0",
+            "domains-INITIAL_FORMS": "0",
+        },
+    )
+    assert page.status_code == 302, page.content[:1500]
+    event = tail.one()
+    assert (event.entity_type, event.entity_id, event.source) == ("firm", firm_a.pk, "admin")
+    assert (event.actor_type, event.actor_id, event.actor_name) == ("platform", None, "platform_root")
+    assert event.changes["after"] == {"name": "Alpha Law (renamed)"}
