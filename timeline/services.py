@@ -74,19 +74,14 @@ def _link_keys(pairs: Iterable[tuple[SubjectRef, models.Model | None]]) -> set[t
     return keys
 
 
-def _write_links(entry: Entry, keys: set[tuple[str, int]]) -> None:
-    EntryLink.objects.bulk_create(
-        EntryLink(entry=entry, subject_type=t, subject_id=i, occurred_at=entry.occurred_at) for t, i in sorted(keys)
-    )
-
-
-def _next_activity_id(now: datetime) -> str:
+def _next_activity_ids(count: int) -> list[str]:
     # A sequence in the firm's schema: never handed out twice, even to concurrent transactions,
     # and never rolled back (gaps are fine, reuse is not). ADR 0010.
     with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval('timeline_activity_seq')")
-        number = cursor.fetchone()[0]
-    return f"ACT-{now.astimezone(firm_tz()):%Y%m}-{number:06d}"
+        cursor.execute("SELECT nextval('timeline_activity_seq') FROM generate_series(1, %s)", [count])
+        numbers = [row[0] for row in cursor.fetchall()]
+    month = f"{timezone.now().astimezone(firm_tz()):%Y%m}"
+    return [f"ACT-{month}-{number:06d}" for number in numbers]
 
 
 def _case_id(entry: Entry) -> int | None:
@@ -113,6 +108,61 @@ def _existing(source: str, external_id: str) -> Entry | None:
     return Entry.objects.filter(source=source, external_id=external_id).first()
 
 
+def _build(
+    *,
+    kind: str,
+    subject: models.Model,
+    title: str,
+    description: str = "",
+    occurred_at: datetime | None = None,
+    related: Iterable[models.Model] = (),
+    performed_by=None,
+    status: str = "",
+    source: str = "system",
+    external_id: str | None = None,
+    payload: dict | None = None,
+) -> tuple[Entry, set[tuple[str, int]]]:
+    """A validated, unsaved entry (no activity id yet) and the subjects whose views it belongs on."""
+    _validate_common(kind=kind, title=title, source=source, occurred_at=occurred_at)
+    payload = entry_clean_payload(kind, payload)
+    subject_ref = subject_of(subject)
+    related_pairs = _related_refs(subject_ref, related)
+    entry = Entry(
+        kind=kind,
+        subject_content_type=ContentType.objects.get_for_model(subject),
+        subject_id=subject_ref.id,
+        subject_type=subject_ref.type,
+        subject_name=_name(subject),
+        related=[{"type": ref.type, "id": ref.id, "name": _name(obj)} for ref, obj in related_pairs],
+        title=title.strip()[:300],
+        description=description or "",
+        occurred_at=occurred_at or timezone.now(),
+        performed_by=performed_by,
+        performed_by_name=_performer_name(performed_by),
+        status=status or "",
+        source=source,
+        external_id=external_id or None,
+        payload=payload,
+        duration_seconds=payload_duration_seconds(kind, payload),
+    )
+    return entry, _link_keys([(subject_ref, subject), *related_pairs])
+
+
+def _bookkeep(entries: list[Entry], links: list[set[tuple[str, int]]], actor) -> None:
+    """What follows every insert: 360° links, rollups and one audit event per entry."""
+    EntryLink.objects.bulk_create(
+        EntryLink(entry=entry, subject_type=t, subject_id=i, occurred_at=entry.occurred_at)
+        for entry, keys in zip(entries, links, strict=True)
+        for t, i in sorted(keys)
+    )
+    deltas = RollupDeltas()
+    for entry in entries:
+        deltas.add_entry(entry, +1)
+    deltas.apply()
+    for entry in entries:
+        audit_record(action="create", instance=entry, after=snapshot(entry), case_id=_case_id(entry), actor=actor)
+
+
 @transaction.atomic
 def entry_record(
     *,
@@ -130,34 +180,23 @@ def entry_record(
     actor=None,
 ) -> Entry:
     """Record one entry; a second call with the same (source, external_id) returns the first entry."""
-    _validate_common(kind=kind, title=title, source=source, occurred_at=occurred_at)
-    payload = entry_clean_payload(kind, payload)
-    external_id = external_id or None
-    if external_id is not None and (existing := _existing(source, external_id)) is not None:
-        return existing
-    subject_ref = subject_of(subject)
-    related_pairs = _related_refs(subject_ref, related)
-    now = timezone.now()
-    entry = Entry(
-        activity_id=_next_activity_id(now),
+    entry, links = _build(
         kind=kind,
-        subject_content_type=ContentType.objects.get_for_model(subject),
-        subject_id=subject_ref.id,
-        subject_type=subject_ref.type,
-        subject_name=_name(subject),
-        related=[{"type": ref.type, "id": ref.id, "name": _name(obj)} for ref, obj in related_pairs],
-        title=title.strip()[:300],
-        description=description or "",
-        occurred_at=occurred_at or now,
+        subject=subject,
+        title=title,
+        description=description,
+        occurred_at=occurred_at,
+        related=related,
         performed_by=performed_by,
-        performed_by_name=_performer_name(performed_by),
-        status=status or "",
+        status=status,
         source=source,
         external_id=external_id,
         payload=payload,
-        duration_seconds=payload_duration_seconds(kind, payload),
     )
-    if external_id is None:
+    if entry.external_id is not None and (existing := _existing(source, entry.external_id)) is not None:
+        return existing
+    entry.activity_id = _next_activity_ids(1)[0]
+    if entry.external_id is None:
         entry.save(force_insert=True)
     else:
         try:
@@ -166,13 +205,36 @@ def entry_record(
         except IntegrityError as exc:
             if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != UNIQUE_EXTERNAL:
                 raise
-            return Entry.objects.get(source=source, external_id=external_id)
-    _write_links(entry, _link_keys([(subject_ref, subject), *related_pairs]))
-    deltas = RollupDeltas()
-    deltas.add_entry(entry, +1)
-    deltas.apply()
-    audit_record(action="create", instance=entry, after=snapshot(entry), case_id=_case_id(entry), actor=actor)
+            return Entry.objects.get(source=source, external_id=entry.external_id)
+    _bookkeep([entry], [links], actor)
     return entry
+
+
+@transaction.atomic
+def entry_import(*, items: Iterable[dict], actor=None) -> list[Entry]:
+    """Record many entries at once (imports, the demo): entry_record's checks and bookkeeping with
+    one round trip per table rather than per entry. Items whose (source, external_id) is already
+    stored are skipped; unlike entry_record, a concurrent import of the same ids fails instead.
+    """
+    built = [_build(**item) for item in items]
+    keys = {(e.source, e.external_id) for e, _ in built if e.external_id is not None}
+    if keys:
+        stored = set(Entry.objects.filter(external_id__in={k[1] for k in keys}).values_list("source", "external_id"))
+        seen = set(stored)
+        fresh = []
+        for entry, links in built:
+            key = (entry.source, entry.external_id)
+            if entry.external_id is None or key not in seen:
+                seen.add(key)
+                fresh.append((entry, links))
+        built = fresh
+    if not built:
+        return []
+    for (entry, _), activity_id in zip(built, _next_activity_ids(len(built)), strict=True):
+        entry.activity_id = activity_id
+    entries = Entry.objects.bulk_create([entry for entry, _ in built], batch_size=1000)
+    _bookkeep(entries, [links for _, links in built], actor)
+    return entries
 
 
 def _resolve_refs(refs: Iterable[tuple[str, int]]) -> dict[tuple[str, int], models.Model]:

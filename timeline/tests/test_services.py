@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 
 from audit.models import AuditEvent
 from timeline.models import Entry, EntryLink, StatRollup
-from timeline.services import entry_delete, entry_record, entry_restore, entry_update
+from timeline.services import entry_delete, entry_import, entry_record, entry_restore, entry_update
 from timeline.tests.factories import client_family, record
 
 pytestmark = pytest.mark.django_db
@@ -130,3 +130,27 @@ def test_update_moves_rollups_and_links(in_firm_a):
         ("m", date(2025, 2, 1), "client"),
     }
     assert AuditEvent.objects.filter(entity_type="entry", entity_id=entry.id, action="update").exists()
+
+
+def test_import_records_many_skips_known_provider_ids_and_audits_each(in_firm_a):
+    # given
+    client, contact, _ = client_family()
+    known = record(client, kind="sms", source="twilio", external_id="SM-known")
+    items = [
+        {"kind": "sms", "subject": contact, "title": f"SMS {i}", "source": "twilio", "external_id": f"SM-{i}"}
+        for i in range(5)
+    ]
+    items += [
+        {"kind": "sms", "subject": contact, "title": "Replay", "source": "twilio", "external_id": "SM-known"},
+        {"kind": "sms", "subject": contact, "title": "Twice in one batch", "source": "twilio", "external_id": "SM-1"},
+    ]
+    # when
+    made = entry_import(items=items)
+    # then
+    assert [e.title for e in made] == [f"SMS {i}" for i in range(5)]
+    assert len({e.activity_id for e in made} | {known.activity_id}) == 6
+    assert all(links_of(e) == {("contact", contact.id), ("client", client.id)} for e in made)
+    assert (
+        AuditEvent.objects.filter(entity_type="entry", entity_id__in=[e.id for e in made], action="create").count() == 5
+    )
+    assert StatRollup.objects.get(span="d", performer_id=StatRollup.ALL, kind="sms", subject_type="contact").count == 5
