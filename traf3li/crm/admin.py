@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from traf3li.admin_sites import firm_admin
 from traf3li.crm import services
@@ -7,6 +8,9 @@ from traf3li.crm.models import Case, Client, Contact, Lead, Organization
 
 class ServiceModelAdmin(admin.ModelAdmin):
     """Admin saves and deletes go through the same audited services as the API."""
+
+    # Django 6 makes https the default scheme for bare URLs; say so now (no deprecation warning).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def save_model(self, request, obj, form, change):
         if change:
