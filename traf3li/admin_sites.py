@@ -14,6 +14,13 @@ class FirmAdminSite(admin.AdminSite):
     site_title = "Traf3li"
     index_title = "Your firm"
 
+    def index(self, request, extra_context=None):
+        from timeline.activities.selectors import admin_index_counters
+
+        # The SLA counters (firm-wide and the signed-in user's) head the firm's admin index page.
+        extra_context = {**(extra_context or {}), "activity_counters": admin_index_counters(user=request.user)}
+        return super().index(request, extra_context)
+
 
 platform_admin = PlatformAdminSite(name="platform_admin")
 firm_admin = FirmAdminSite(name="admin")

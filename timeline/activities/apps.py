@@ -6,3 +6,13 @@ class ActivitiesConfig(AppConfig):
 
     name = "timeline.activities"
     label = "activities"
+
+    def ready(self):
+        from traf3li.core.subjects import subject_register
+
+        subject_register("activity", "activities.Activity")
+        # Not subjects of the contract, but the audit log names every entity it records by subject type.
+        subject_register("activity_type", "activities.ActivityType")
+        subject_register("working_calendar", "activities.WorkingCalendar")
+        subject_register("holiday", "activities.Holiday")
+        subject_register("notification", "activities.Notification")

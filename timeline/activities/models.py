@@ -1,1 +1,205 @@
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
 
+from timeline.activities.choices import (
+    ActivityState,
+    Chaining,
+    DelayUnit,
+    ReminderBucket,
+    ReminderState,
+    Weekday,
+)
+
+ERROR_NEXT_TYPE_REQUIRED = "A type that suggests or triggers a next activity needs a next type."
+ERROR_WEEKEND_ALL_WEEK = "At least one day of the week must be a working day."
+MAX_DELAY_COUNT = 3650
+
+
+def default_weekend() -> list[int]:
+    # Saudi Arabia's weekend: Friday and Saturday.
+    return [Weekday.FRIDAY, Weekday.SATURDAY]
+
+
+class WorkingCalendar(models.Model):
+    """The firm's working week and holidays, used to count business-day delays."""
+
+    # One calendar per firm schema: the unique constant column makes a second row impossible.
+    singleton = models.BooleanField(default=True, unique=True, editable=False)
+    name = models.CharField(max_length=100, default="Working week")
+    weekend_days = ArrayField(
+        models.PositiveSmallIntegerField(choices=Weekday.choices),
+        default=default_weekend,
+        blank=True,
+        help_text="Days of the week nobody works (0 = Monday … 6 = Sunday).",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(singleton=True), name="working_calendar_singleton")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self):
+        super().clean()
+        self.weekend_days = sorted(set(self.weekend_days or []))
+        if len(self.weekend_days) >= 7:
+            raise ValidationError({"weekend_days": ERROR_WEEKEND_ALL_WEEK})
+
+
+class Holiday(models.Model):
+    """A day the firm does not work (Eid, National Day…); business-day delays skip it."""
+
+    calendar = models.ForeignKey(WorkingCalendar, on_delete=models.CASCADE, related_name="holidays")
+    date = models.DateField()
+    name = models.CharField(max_length=120)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["calendar", "date"], name="holiday_unique_date")]
+
+    def __str__(self) -> str:
+        return f"{self.date}: {self.name}"
+
+
+class ActivityType(models.Model):
+    """A kind of scheduled activity (call, court filing…) with its default delay and chaining."""
+
+    name = models.CharField(max_length=100, unique=True)
+    icon = models.CharField(max_length=50, blank=True, help_text="An icon name for the SPA, e.g. 'phone'.")
+    delay_count = models.PositiveIntegerField(default=0)
+    delay_unit = models.CharField(max_length=16, choices=DelayUnit.choices, default=DelayUnit.DAYS)
+    chaining = models.CharField(max_length=16, choices=Chaining.choices, default=Chaining.NONE)
+    next_type = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="previous_types"
+    )
+    default_summary = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["-created_at", "-id"], name="acttype_created_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self):
+        super().clean()
+        if self.chaining != Chaining.NONE and self.next_type_id is None:
+            raise ValidationError({"next_type": ERROR_NEXT_TYPE_REQUIRED})
+        if self.delay_count > MAX_DELAY_COUNT:
+            raise ValidationError({"delay_count": f"At most {MAX_DELAY_COUNT}."})
+
+
+class Activity(models.Model):
+    """A to-do on any subject (client, case, lead…) with an assignee and a deadline date."""
+
+    subject_content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    subject_id = models.PositiveBigIntegerField()
+    subject = GenericForeignKey("subject_content_type", "subject_id")
+    type = models.ForeignKey(ActivityType, on_delete=models.PROTECT, related_name="activities")
+    summary = models.CharField(max_length=300, blank=True)
+    note = models.TextField(blank=True)
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="activities")
+    # A date, not a datetime: "due on the 5th" means the 5th in the firm's timezone.
+    deadline = models.DateField()
+    state = models.CharField(max_length=16, choices=ActivityState.choices, default=ActivityState.SCHEDULED)
+    done_at = models.DateTimeField(null=True, blank=True)
+    feedback = models.TextField(blank=True)
+    chained_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="chained")
+    automated = models.BooleanField(default=False, help_text="Created by chaining or a rule, not by a person.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "activities"
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="activity_created_idx"),
+            models.Index(fields=["subject_content_type", "subject_id"], name="activity_subject_idx"),
+            # The SLA counters (shared/notes/performance.md): partial indexes keep the pending
+            # and the recently-done counts index-only, firm-wide and per assignee.
+            models.Index(fields=["deadline"], condition=Q(state="scheduled"), name="activity_pending_idx"),
+            models.Index(
+                fields=["assignee", "deadline"], condition=Q(state="scheduled"), name="activity_pending_user_idx"
+            ),
+            models.Index(fields=["done_at"], condition=Q(state="done"), name="activity_done_idx"),
+            models.Index(fields=["assignee", "done_at"], condition=Q(state="done"), name="activity_done_user_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state="done", done_at__isnull=False) | ~Q(state="done"), name="activity_done_has_done_at"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.summary or self.type.name
+
+    def is_overdue_on(self, today) -> bool:
+        return self.state == ActivityState.SCHEDULED and self.deadline < today
+
+    @property
+    def is_overdue(self) -> bool:
+        from timeline.activities.deadlines import firm_today
+
+        return self.is_overdue_on(firm_today())
+
+
+class Reminder(models.Model):
+    """One reminder owed for an activity's deadline: claimed, sent and marked in one transaction."""
+
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="reminders")
+    # The reminder key is (activity, deadline): rescheduling re-arms it, a second tick cannot (ADR 0020).
+    deadline = models.DateField()
+    bucket = models.CharField(max_length=16, choices=ReminderBucket.choices)
+    state = models.CharField(max_length=16, choices=ReminderState.choices, default=ReminderState.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["activity", "deadline"], name="reminder_once_per_deadline")]
+        indexes = [
+            models.Index(fields=["next_attempt_at", "id"], condition=Q(state="pending"), name="reminder_pending_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket} reminder for activity {self.activity_id} due {self.deadline}"
+
+
+class Notification(models.Model):
+    """An in-app message for one user (an activity reminder), read or unread."""
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=32, default="activity_reminder")
+    title = models.CharField(max_length=300)
+    body = models.TextField(blank=True)
+    activity = models.ForeignKey(
+        Activity, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
+    )
+    # Unique: a reminder can produce at most one notification, whatever the workers do.
+    reminder = models.OneToOneField(
+        Reminder, null=True, blank=True, on_delete=models.SET_NULL, related_name="notification"
+    )
+    bucket = models.CharField(max_length=16, choices=ReminderBucket.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["recipient", "-created_at", "-id"], name="notification_inbox_idx")]
+
+    def __str__(self) -> str:
+        return self.title

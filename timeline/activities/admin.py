@@ -1,0 +1,233 @@
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.contenttypes.models import ContentType
+from django.db.models.deletion import ProtectedError
+
+from timeline.activities import selectors, services
+from timeline.activities.choices import ActivityState, Due, Weekday
+from timeline.activities.deadlines import firm_today
+from timeline.activities.models import Activity, ActivityType, Holiday, Reminder, WorkingCalendar
+from traf3li.admin_sites import firm_admin
+from traf3li.api.exceptions import TransitionError
+from traf3li.core.subjects import subject_model, subject_types
+
+ERROR_SUBJECT_MISSING = "No such record."
+ADMIN_FEEDBACK = "Completed from the admin."
+
+
+class DueFilter(admin.SimpleListFilter):
+    """Overdue, today and planned by the firm's today; done and cancelled by state."""
+
+    title = "due"
+    parameter_name = "due"
+
+    def lookups(self, request, model_admin):
+        return [*Due.choices, (ActivityState.DONE, "Done"), (ActivityState.CANCELLED, "Cancelled")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value in Due.values:
+            return selectors.activity_filter_due(queryset, value, today=firm_today())
+        if value in (ActivityState.DONE, ActivityState.CANCELLED):
+            return queryset.filter(state=value)
+        return queryset
+
+
+class ActivityForm(forms.ModelForm):
+    class Meta:
+        model = Activity
+        fields = ["subject_content_type", "subject_id", "type", "summary", "note", "assignee", "deadline"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "subject_content_type" in self.fields:
+            ids = [ContentType.objects.get_for_model(subject_model(name)).pk for name in subject_types()]
+            self.fields["subject_content_type"].queryset = ContentType.objects.filter(pk__in=ids)
+            self.fields["subject_content_type"].label = "Subject type"
+        if "deadline" in self.fields:
+            self.fields["deadline"].required = False
+            self.fields["deadline"].help_text = "Leave empty to count the type's delay from today."
+        if "assignee" in self.fields:
+            self.fields["assignee"].queryset = self.fields["assignee"].queryset.filter(is_active=True)
+
+    def clean(self):
+        data = super().clean()
+        content_type, subject_id = data.get("subject_content_type"), data.get("subject_id")
+        if content_type and subject_id:
+            subject = content_type.model_class()._default_manager.filter(pk=subject_id).first()
+            if subject is None:
+                self.add_error("subject_id", ERROR_SUBJECT_MISSING)
+            data["subject"] = subject
+        return data
+
+
+@admin.register(Activity, site=firm_admin)
+class ActivityAdmin(admin.ModelAdmin):
+    form = ActivityForm
+    list_display = ["__str__", "type", "subject_name", "assignee", "deadline", "state", "overdue", "automated"]
+    list_filter = [DueFilter, "assignee", "type", "state", "automated"]
+    list_select_related = ["type", "assignee", "subject_content_type"]
+    search_fields = ["summary", "note", "feedback"]
+    date_hierarchy = "deadline"
+    actions = ["complete_selected", "cancel_selected"]
+    always_readonly = ["state", "done_at", "feedback", "chained_from", "automated", "created_by", "created_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("subject")
+
+    def get_fields(self, request, obj=None):
+        fields = ["subject_content_type", "subject_id", "type", "summary", "note", "assignee", "deadline"]
+        return fields if obj is None else fields + self.always_readonly
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        frozen = ["subject_content_type", "subject_id", "type"]
+        if obj.state != ActivityState.SCHEDULED:
+            frozen += ["deadline", "assignee"]
+        return frozen + self.always_readonly
+
+    @admin.display(description="subject")
+    def subject_name(self, obj):
+        return str(obj.subject) if obj.subject is not None else f"{obj.subject_content_type.model} #{obj.subject_id}"
+
+    @admin.display(boolean=True, description="overdue")
+    def overdue(self, obj):
+        return obj.is_overdue_on(self._today)
+
+    def changelist_view(self, request, extra_context=None):
+        self._today = firm_today()
+        return super().changelist_view(request, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        """Every save goes through the services: scheduling, rescheduling, reassigning and editing."""
+        data = form.cleaned_data
+        if not change:
+            fields = {name: data.get(name) for name in services.SCHEDULE_FIELDS}
+            form.instance = services.activity_schedule(actor=request.user, **fields)
+            obj.pk = form.instance.pk
+            return
+        try:
+            if "deadline" in form.changed_data and data.get("deadline"):
+                services.activity_reschedule(activity=obj, deadline=data["deadline"], actor=request.user)
+            if "assignee" in form.changed_data:
+                services.activity_reassign(activity=obj, assignee=data["assignee"], actor=request.user)
+        except TransitionError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        if {"summary", "note"} & set(form.changed_data):
+            services.activity_update(
+                activity=obj, data={"summary": data["summary"], "note": data["note"]}, actor=request.user
+            )
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # history is kept: cancel instead
+
+    def _each_scheduled(self, request, queryset, service, verb):
+        done = skipped = 0
+        for activity in queryset.order_by("pk"):
+            try:
+                service(activity)
+                done += 1
+            except TransitionError:
+                skipped += 1
+        self.message_user(request, f"{done} activities {verb}.", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"{skipped} skipped: they were already done or cancelled.", messages.WARNING)
+
+    @admin.action(description="Mark the selected activities as done")
+    def complete_selected(self, request, queryset):
+        self._each_scheduled(
+            request,
+            queryset,
+            lambda a: services.activity_complete(activity=a, feedback=ADMIN_FEEDBACK, actor=request.user),
+            "completed",
+        )
+
+    @admin.action(description="Cancel the selected activities")
+    def cancel_selected(self, request, queryset):
+        self._each_scheduled(
+            request, queryset, lambda a: services.activity_cancel(activity=a, actor=request.user), "cancelled"
+        )
+
+
+@admin.register(ActivityType, site=firm_admin)
+class ActivityTypeAdmin(admin.ModelAdmin):
+    list_display = ["name", "icon", "delay_count", "delay_unit", "chaining", "next_type"]
+    list_filter = ["chaining", "delay_unit"]
+    search_fields = ["name"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.activity_type_update(instance=obj, data={}, actor=request.user)
+        else:
+            services.activity_type_create(instance=obj, actor=request.user)
+
+    def delete_model(self, request, obj):
+        try:
+            services.activity_type_delete(instance=obj, actor=request.user)
+        except ProtectedError:
+            self.message_user(request, "Activities still use this type.", messages.ERROR)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset.order_by("pk"):
+            self.delete_model(request, obj)
+
+
+class WorkingCalendarForm(forms.ModelForm):
+    weekend_days = forms.TypedMultipleChoiceField(
+        choices=Weekday.choices, coerce=int, widget=forms.CheckboxSelectMultiple, required=False
+    )
+
+    class Meta:
+        model = WorkingCalendar
+        fields = ["name", "weekend_days"]
+
+
+class HolidayInline(admin.TabularInline):
+    model = Holiday
+    extra = 1
+
+
+@admin.register(WorkingCalendar, site=firm_admin)
+class WorkingCalendarAdmin(admin.ModelAdmin):
+    form = WorkingCalendarForm
+    inlines = [HolidayInline]
+    list_display = ["name", "weekend", "updated_at"]
+
+    @admin.display(description="weekend")
+    def weekend(self, obj):
+        return ", ".join(Weekday(day).label for day in obj.weekend_days)
+
+    def has_add_permission(self, request):
+        return not WorkingCalendar.objects.exists()  # one calendar per firm
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        services.working_calendar_save(calendar=obj, actor=request.user)
+
+    def save_formset(self, request, form, formset, change):
+        holidays = formset.save(commit=False)
+        for holiday in formset.deleted_objects:
+            services.holiday_delete(holiday=holiday, actor=request.user)
+        for holiday in holidays:
+            services.holiday_save(holiday=holiday, actor=request.user)
+
+
+@admin.register(Reminder, site=firm_admin)
+class ReminderAdmin(admin.ModelAdmin):
+    """Read-only: operators see what was sent and what keeps failing (and why)."""
+
+    list_display = ["activity", "deadline", "bucket", "state", "attempts", "next_attempt_at", "sent_at", "last_error"]
+    list_filter = ["state", "bucket"]
+    list_select_related = ["activity__type"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

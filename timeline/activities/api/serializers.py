@@ -1,0 +1,158 @@
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from timeline.activities.models import Activity, ActivityType, Notification
+from traf3li.api.fields import SUBJECT_SCHEMA, SubjectField
+from traf3li.core.subjects import SubjectError, subject_dict, subject_type_of
+from traf3li.users.models import User
+
+ERROR_USE_ACTION = "Change this with the {action} action."
+MAX_UPCOMING_DAYS = 366
+
+
+class ActivityTypeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ActivityType
+        fields = [
+            "id",
+            "name",
+            "icon",
+            "delay_count",
+            "delay_unit",
+            "chaining",
+            "next_type",
+            "default_summary",
+            "created_at",
+            "updated_at",
+        ]
+
+
+@extend_schema_field(SUBJECT_SCHEMA)
+class ActivitySubjectField(SubjectField):
+    """Also names a subject that has since been deleted: ``{"type", "id", "name": null}``."""
+
+    def get_attribute(self, instance):
+        return instance
+
+    def to_representation(self, activity):
+        if activity.subject is not None:
+            return subject_dict(activity.subject)
+        model = activity.subject_content_type.model_class()
+        try:
+            type_name = subject_type_of(model)
+        except SubjectError:
+            type_name = activity.subject_content_type.model
+        return {"type": type_name, "id": activity.subject_id, "name": None}
+
+
+class ActivitySerializer(serializers.ModelSerializer):
+    subject = ActivitySubjectField()
+    type = serializers.PrimaryKeyRelatedField(queryset=ActivityType.objects.all())
+    type_name = serializers.CharField(source="type.name", read_only=True)
+    type_icon = serializers.CharField(source="type.icon", read_only=True)
+    assignee = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True))
+    assignee_name = serializers.CharField(source="assignee.display_name", read_only=True)
+    deadline = serializers.DateField(required=False, help_text="Defaults from the type's delay.")
+    is_overdue = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Activity
+        fields = [
+            "id",
+            "subject",
+            "type",
+            "type_name",
+            "type_icon",
+            "summary",
+            "note",
+            "assignee",
+            "assignee_name",
+            "deadline",
+            "state",
+            "done_at",
+            "feedback",
+            "chained_from",
+            "automated",
+            "is_overdue",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["state", "done_at", "feedback", "chained_from", "automated", "created_by"]
+
+    def get_is_overdue(self, activity) -> bool:
+        return activity.is_overdue_on(self.context["today"])
+
+    def validate(self, attrs):
+        if self.instance is not None:
+            # An edit changes what the activity says; moving it through its life has actions (409s).
+            actions = {"deadline": "reschedule", "assignee": "reassign", "state": "complete or cancel"}
+            actions |= {"type": "cancel and schedule", "subject": "cancel and schedule"}
+            errors = {
+                name: [ERROR_USE_ACTION.format(action=action)]
+                for name, action in actions.items()
+                if name in self.initial_data
+            }
+            if errors:
+                raise serializers.ValidationError(errors)
+        return attrs
+
+
+class CompleteSerializer(serializers.Serializer):
+    feedback = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
+
+
+class CompletionSerializer(serializers.Serializer):
+    activity = ActivitySerializer()
+    next = ActivitySerializer(allow_null=True, help_text="The follow-up scheduled or, for a suggest type, suggested.")
+    next_kind = serializers.ChoiceField(choices=["scheduled", "suggested"], allow_null=True)
+
+
+class RescheduleSerializer(serializers.Serializer):
+    deadline = serializers.DateField()
+
+
+class ReassignSerializer(serializers.Serializer):
+    assignee = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True))
+
+
+class StatsQuerySerializer(serializers.Serializer):
+    assignee = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), required=False)
+
+
+class UpcomingQuerySerializer(serializers.Serializer):
+    days = serializers.IntegerField(min_value=0, max_value=MAX_UPCOMING_DAYS, default=7)
+
+
+class TypeCountSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    type_id = serializers.IntegerField()
+    count = serializers.IntegerField()
+
+
+class SubjectTypeCountSerializer(serializers.Serializer):
+    subject_type = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class StatsSerializer(serializers.Serializer):
+    today = serializers.DateField(help_text="The firm's today, in its timezone.")
+    overdue_count = serializers.IntegerField()
+    today_count = serializers.IntegerField()
+    planned_count = serializers.IntegerField()
+    done_count = serializers.IntegerField(help_text="Done today or in the six days before, firm-local.")
+    total_pending = serializers.IntegerField()
+    by_type = TypeCountSerializer(many=True, help_text="Pending activities by type.")
+    by_subject_type = SubjectTypeCountSerializer(many=True, help_text="Pending activities by subject type.")
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    is_read = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "title", "body", "activity", "bucket", "is_read", "read_at", "created_at"]
+        read_only_fields = fields
+
+    def get_is_read(self, notification) -> bool:
+        return notification.read_at is not None

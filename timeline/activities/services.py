@@ -1,0 +1,550 @@
+"""Writes to activities, their types and the working calendar; reminders and notifications.
+
+Every activity service locks the row, checks the transition, saves, audits with a domain action
+and puts a ``task`` entry on the subject's timeline, all in one transaction: a forbidden transition
+raises ``TransitionError`` (409) before anything is written.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from audit.services import audit_record, snapshot
+from timeline.activities import selectors
+from timeline.activities.choices import ActivityState, Chaining, ReminderBucket, ReminderState
+from timeline.activities.deadlines import add_delay, firm_midnight, firm_today, firm_tz
+from timeline.activities.models import (
+    Activity,
+    ActivityType,
+    Holiday,
+    Notification,
+    Reminder,
+    WorkingCalendar,
+)
+from traf3li.api.exceptions import TransitionError
+from traf3li.core.subjects import subject_display_name, subject_of
+
+logger = logging.getLogger(__name__)
+
+ERROR_TRANSITION = "Cannot {verb} an activity that is {state}."
+ERROR_ASSIGNEE_INACTIVE = "The assignee must be an active user of this firm."
+ERROR_SUBJECT_UNSAVED = "The subject must be a saved record."
+
+# Reminder retries back off 2, 4, 8… minutes, capped: a broken mail server is retried hourly, forever.
+REMINDER_RETRY_CAP = timedelta(hours=1)
+
+
+@dataclass
+class Completion:
+    """What completing an activity produced: the done activity and its follow-up, if any."""
+
+    activity: Activity
+    next: Activity | None = None
+    # True when ``next`` is an unsaved suggestion (a ``suggest`` type), False when it was scheduled.
+    next_is_suggestion: bool = False
+
+
+# --- activity types and the working calendar -------------------------------------------------
+
+
+def _save_audited(*, instance: models.Model, data: dict | None, actor) -> models.Model:
+    """Validate and save a configuration record; audit create or update with the changed fields."""
+    creating = instance.pk is None
+    before = None if creating else snapshot(type(instance)._default_manager.select_for_update().get(pk=instance.pk))
+    for name, value in (data or {}).items():
+        setattr(instance, name, value)
+    instance.full_clean()
+    instance.save()
+    audit_record(
+        action="create" if creating else "update",
+        instance=instance,
+        before=before,
+        after=snapshot(instance),
+        actor=actor,
+    )
+    return instance
+
+
+def _delete_audited(*, instance: models.Model, actor) -> None:
+    audit_record(action="delete", instance=instance, before=snapshot(instance), actor=actor)
+    instance.delete()
+
+
+@transaction.atomic
+def activity_type_create(*, instance: ActivityType, actor=None) -> ActivityType:
+    return _save_audited(instance=instance, data=None, actor=actor)
+
+
+@transaction.atomic
+def activity_type_update(*, instance: ActivityType, data: dict, actor=None) -> ActivityType:
+    return _save_audited(instance=instance, data=data, actor=actor)
+
+
+@transaction.atomic
+def activity_type_delete(*, instance: ActivityType, actor=None) -> None:
+    """Raises ProtectedError while activities or other types still use it."""
+    _delete_audited(instance=instance, actor=actor)
+
+
+@transaction.atomic
+def working_calendar_save(*, calendar: WorkingCalendar, data: dict | None = None, actor=None) -> WorkingCalendar:
+    return _save_audited(instance=calendar, data=data, actor=actor)
+
+
+@transaction.atomic
+def holiday_save(*, holiday: Holiday, data: dict | None = None, actor=None) -> Holiday:
+    return _save_audited(instance=holiday, data=data, actor=actor)
+
+
+@transaction.atomic
+def holiday_delete(*, holiday: Holiday, actor=None) -> None:
+    _delete_audited(instance=holiday, actor=actor)
+
+
+# --- activities -------------------------------------------------------------------------------
+
+
+def _case_id_of(subject) -> int | None:
+    from traf3li.crm.models import Case
+
+    if isinstance(subject, Case):
+        return subject.pk
+    return getattr(subject, "case_id", None)
+
+
+def _check_assignee(assignee) -> None:
+    if assignee is None or not assignee.is_active:
+        raise ValidationError({"assignee": ERROR_ASSIGNEE_INACTIVE})
+
+
+def _lock(activity: Activity, verb: str) -> Activity:
+    """Re-read the row under a lock and refuse anything but a scheduled activity."""
+    locked = Activity.objects.select_for_update().select_related("type", "assignee").get(pk=activity.pk)
+    if locked.state != ActivityState.SCHEDULED:
+        raise TransitionError(ERROR_TRANSITION.format(verb=verb, state=locked.state))
+    return locked
+
+
+def _default_deadline(activity_type: ActivityType, *, start: date) -> date:
+    return add_delay(
+        start,
+        activity_type.delay_count,
+        activity_type.delay_unit,
+        selectors.workweek(start=start) if activity_type.delay_unit == "business_days" else None,
+    )
+
+
+def _timeline(activity: Activity, *, action: str, actor, occurred_at: datetime | None = None, **payload) -> None:
+    """Put the activity's change on its subject's timeline (a ``task`` entry)."""
+    from timeline.services import entry_record
+
+    subject = activity.subject
+    if subject is None:  # the subject was deleted; the audit log still has the change
+        return
+    body = {
+        "activity_id": activity.pk,
+        "activity_type": activity.type.name,
+        "action": action,
+        "state": activity.state,
+        "deadline": activity.deadline.isoformat(),
+        "assignee": activity.assignee.display_name,
+        **payload,
+    }
+    verbs = {
+        "scheduled": "scheduled",
+        "completed": "done",
+        "rescheduled": "rescheduled",
+        "cancelled": "cancelled",
+        "reassigned": "reassigned",
+    }
+    entry_record(
+        kind="task",
+        subject=subject,
+        title=f"{activity.type.name} {verbs[action]}: {activity.summary or activity.type.name}"[:300],
+        description=activity.note if action == "scheduled" else body.get("feedback", ""),
+        occurred_at=occurred_at,
+        related=(activity,),
+        performed_by=actor,
+        status=activity.state,
+        source="system",
+        payload={key: value for key, value in body.items() if value is not None},
+        actor=actor,
+    )
+
+
+def _activity_audit(activity: Activity, *, action: str, before: dict | None, actor) -> None:
+    audit_record(
+        action=action,
+        instance=activity,
+        before=before,
+        after=snapshot(activity),
+        case_id=_case_id_of(activity.subject),
+        actor=actor,
+    )
+
+
+def _new_activity(*, subject, activity_type, assignee, summary, note, deadline, chained_from, automated, actor):
+    if getattr(subject, "pk", None) is None:
+        raise ValidationError({"subject": ERROR_SUBJECT_UNSAVED})
+    subject_of(subject)  # a registered subject type, else SubjectError (400)
+    return Activity(
+        subject=subject,
+        type=activity_type,
+        assignee=assignee,
+        summary=summary or activity_type.default_summary,
+        note=note,
+        deadline=deadline,
+        chained_from=chained_from,
+        automated=automated,
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+
+
+# What a person chooses when scheduling (API body, admin form); the rest is derived or automated.
+SCHEDULE_FIELDS = ("subject", "type", "assignee", "summary", "note", "deadline")
+
+
+@transaction.atomic
+def activity_schedule(
+    *,
+    subject: models.Model,
+    type: ActivityType,  # the contract's field name
+    assignee,
+    summary: str = "",
+    note: str = "",
+    deadline: date | None = None,
+    chained_from: Activity | None = None,
+    automated: bool = False,
+    actor=None,
+    now: datetime | None = None,
+) -> Activity:
+    """Schedule an activity; without a deadline, the type's delay counts from the firm's today."""
+    _check_assignee(assignee)
+    if deadline is None:
+        deadline = _default_deadline(type, start=firm_today(now))
+    activity = _new_activity(
+        subject=subject,
+        activity_type=type,
+        assignee=assignee,
+        summary=summary,
+        note=note,
+        deadline=deadline,
+        chained_from=chained_from,
+        automated=automated,
+        actor=actor,
+    )
+    activity.full_clean()
+    activity.save()
+    _activity_audit(activity, action="schedule_activity", before=None, actor=actor)
+    _timeline(activity, action="scheduled", actor=actor)
+    return activity
+
+
+@transaction.atomic
+def activity_update(*, activity: Activity, data: dict, actor=None) -> Activity:
+    """Edit what an activity says (summary, note); its state, deadline and assignee have their own actions."""
+    locked = Activity.objects.select_for_update().get(pk=activity.pk)
+    before = snapshot(locked)
+    for name in ("summary", "note"):
+        if name in data:
+            setattr(locked, name, data[name])
+    locked.full_clean()
+    locked.save(update_fields=["summary", "note", "updated_at"])
+    audit_record(
+        action="update",
+        instance=locked,
+        before=before,
+        after=snapshot(locked),
+        case_id=_case_id_of(locked.subject),
+        actor=actor,
+    )
+    return locked
+
+
+@transaction.atomic
+def activity_complete(*, activity: Activity, feedback: str = "", actor=None, now: datetime | None = None) -> Completion:
+    """Mark done; a ``trigger`` type schedules its next type, a ``suggest`` type returns it unsaved.
+
+    The follow-up's deadline counts from the completion date in the firm's timezone, not from the
+    original deadline: a late call still gets its full follow-up delay.
+    """
+    locked = _lock(activity, "complete")
+    now = now or timezone.now()
+    before = snapshot(locked)
+    locked.state = ActivityState.DONE
+    locked.done_at = now
+    locked.feedback = feedback or ""
+    locked.save(update_fields=["state", "done_at", "feedback", "updated_at"])
+    _activity_audit(locked, action="complete_activity", before=before, actor=actor)
+
+    activity_type = locked.type
+    completion = Completion(activity=locked)
+    if activity_type.chaining != Chaining.NONE and activity_type.next_type_id:
+        next_type = activity_type.next_type
+        follow_up = dict(
+            subject=locked.subject,
+            type=next_type,
+            assignee=locked.assignee,
+            summary=next_type.default_summary,
+            deadline=_default_deadline(next_type, start=firm_today(now)),
+            chained_from=locked,
+        )
+        if activity_type.chaining == Chaining.TRIGGER:
+            completion.next = activity_schedule(**follow_up, automated=True, actor=actor, now=now)
+        else:
+            completion.next = _new_activity(
+                subject=follow_up["subject"],
+                activity_type=next_type,
+                assignee=locked.assignee,
+                summary=follow_up["summary"],
+                note="",
+                deadline=follow_up["deadline"],
+                chained_from=locked,
+                automated=False,
+                actor=actor,
+            )
+            completion.next_is_suggestion = True
+    _timeline(
+        locked,
+        action="completed",
+        actor=actor,
+        occurred_at=now,
+        feedback=locked.feedback,
+        next_activity_id=completion.next.pk if completion.next is not None else None,
+    )
+    return completion
+
+
+@transaction.atomic
+def activity_reschedule(*, activity: Activity, deadline: date, actor=None) -> Activity:
+    """Move the deadline; the reminder for the new deadline is owed afresh (ADR 0020)."""
+    locked = _lock(activity, "reschedule")
+    if locked.deadline == deadline:
+        return locked
+    before = snapshot(locked)
+    locked.deadline = deadline
+    locked.save(update_fields=["deadline", "updated_at"])
+    _activity_audit(locked, action="reschedule_activity", before=before, actor=actor)
+    _timeline(locked, action="rescheduled", actor=actor)
+    return locked
+
+
+@transaction.atomic
+def activity_cancel(*, activity: Activity, actor=None) -> Activity:
+    """Cancel; the row stays, with its history, and no longer counts or gets reminders."""
+    locked = _lock(activity, "cancel")
+    before = snapshot(locked)
+    locked.state = ActivityState.CANCELLED
+    locked.save(update_fields=["state", "updated_at"])
+    _activity_audit(locked, action="cancel_activity", before=before, actor=actor)
+    _timeline(locked, action="cancelled", actor=actor)
+    return locked
+
+
+@transaction.atomic
+def activity_reassign(*, activity: Activity, assignee, actor=None) -> Activity:
+    locked = _lock(activity, "reassign")
+    _check_assignee(assignee)
+    if locked.assignee_id == assignee.pk:
+        return locked
+    before = snapshot(locked)
+    locked.assignee = assignee
+    locked.save(update_fields=["assignee", "updated_at"])
+    _activity_audit(locked, action="reassign_activity", before=before, actor=actor)
+    _timeline(locked, action="reassigned", actor=actor)
+    return locked
+
+
+# --- reminders --------------------------------------------------------------------------------
+
+_ARM_SQL = """
+INSERT INTO {reminder} (activity_id, deadline, bucket, state, attempts, last_error, next_attempt_at, created_at)
+SELECT a.id, a.deadline,
+       CASE WHEN a.deadline < %(today)s THEN 'overdue'
+            WHEN a.deadline = %(today)s THEN 'today'
+            WHEN a.deadline = %(tomorrow)s THEN 'tomorrow'
+            ELSE 'within_3_days' END,
+       'pending', 0, '', %(due_since)s, %(now)s
+FROM {activity} a
+WHERE a.state = 'scheduled' AND a.deadline <= %(horizon)s
+  AND NOT EXISTS (SELECT 1 FROM {reminder} r WHERE r.activity_id = a.id AND r.deadline = a.deadline)
+ON CONFLICT (activity_id, deadline) DO NOTHING
+"""
+
+
+def reminders_arm(*, now: datetime | None = None) -> int:
+    """Owe one reminder per (activity, deadline) that is due within the horizon; idempotent.
+
+    Two ticks or two workers running this at once insert each row once: the unique key settles it.
+    """
+    now = now or timezone.now()
+    today = firm_today(now)
+    quote = connection.ops.quote_name
+    sql = _ARM_SQL.format(reminder=quote(Reminder._meta.db_table), activity=quote(Activity._meta.db_table))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "today": today,
+                "tomorrow": today + timedelta(days=1),
+                "horizon": today + timedelta(days=selectors.REMINDER_HORIZON_DAYS),
+                "now": now,
+                # Claimable from the start of the firm's day, not from this worker's clock: a worker that
+                # started a moment earlier than the one arming the row must be able to claim it too.
+                "due_since": firm_midnight(today),
+            },
+        )
+        return cursor.rowcount
+
+
+@dataclass
+class ReminderRun:
+    """What one pass over the owed reminders did."""
+
+    armed: int = 0
+    sent: int = 0
+    failed: int = 0
+    obsolete: int = 0
+
+
+def reminders_send(*, now: datetime | None = None, limit: int = 10_000) -> ReminderRun:
+    """Arm, then send every owed reminder whose time has come; safe to run concurrently.
+
+    Each reminder is its own transaction: claim the row with FOR UPDATE SKIP LOCKED (a concurrent
+    worker skips it instead of sending it twice), send the email and write the notification, mark
+    it sent, commit. A crash before the commit leaves it pending for the next tick; a failing mail
+    backend rolls the notification back and schedules a retry (ADR 0020).
+    """
+    now = now or timezone.now()
+    run = ReminderRun(armed=reminders_arm(now=now))
+    tz = firm_tz()
+    today = firm_today(now, tz)
+    for _ in range(limit):
+        outcome = _reminder_send_next(now=now, today=today)
+        if outcome is None:
+            break
+        setattr(run, outcome, getattr(run, outcome) + 1)
+    return run
+
+
+@transaction.atomic
+def _reminder_send_next(*, now: datetime, today: date) -> str | None:
+    reminder = (
+        Reminder.objects.select_for_update(skip_locked=True)
+        .filter(state=ReminderState.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at", "id")
+        .first()
+    )
+    if reminder is None:
+        return None
+    # Lock the activity too, so that a concurrent complete/reschedule waits for this send (or wins first).
+    activity = (
+        Activity.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("type", "assignee", "subject_content_type")
+        .get(pk=reminder.activity_id)
+    )
+    bucket = selectors.reminder_bucket(activity.deadline, today)
+    if activity.state != ActivityState.SCHEDULED or activity.deadline != reminder.deadline or bucket is None:
+        reminder.state = ReminderState.OBSOLETE
+        reminder.save(update_fields=["state"])
+        return "obsolete"
+    reminder.attempts += 1
+    try:
+        with transaction.atomic():  # a savepoint: a failing email takes the notification back with it
+            notification = _reminder_deliver(reminder=reminder, activity=activity, bucket=bucket)
+    except Exception as exc:  # any backend failure means "retry later", never "sent"
+        logger.warning("Reminder %s for activity %s failed: %s", reminder.pk, activity.pk, exc)
+        reminder.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        reminder.next_attempt_at = now + min(timedelta(minutes=2**reminder.attempts), REMINDER_RETRY_CAP)
+        reminder.save(update_fields=["attempts", "last_error", "next_attempt_at"])
+        return "failed"
+    reminder.state = ReminderState.SENT
+    reminder.bucket = bucket
+    reminder.sent_at = timezone.now()
+    reminder.save(update_fields=["state", "bucket", "attempts", "sent_at"])
+    audit_record(
+        action="remind_activity",
+        instance=activity,
+        after={
+            "reminder_bucket": bucket,
+            "reminder_deadline": activity.deadline.isoformat(),
+            "notification_id": notification.pk,
+        },
+        case_id=_case_id_of(activity.subject),
+    )
+    return "sent"
+
+
+REMINDER_TITLES = {
+    ReminderBucket.OVERDUE: "Overdue since {deadline}: {summary}",
+    ReminderBucket.TODAY: "Due today: {summary}",
+    ReminderBucket.TOMORROW: "Due tomorrow: {summary}",
+    ReminderBucket.WITHIN_3_DAYS: "Due on {deadline}: {summary}",
+}
+
+
+def _reminder_deliver(*, reminder: Reminder, activity: Activity, bucket: str) -> Notification:
+    subject = activity.subject
+    about = subject_display_name(subject) if subject is not None else ""
+    summary = activity.summary or activity.type.name
+    title = REMINDER_TITLES[bucket].format(deadline=activity.deadline.isoformat(), summary=summary)[:300]
+    body = "\n".join(
+        line
+        for line in (
+            f"{activity.type.name}: {summary}",
+            f"About: {about}" if about else "",
+            f"Deadline: {activity.deadline.isoformat()}",
+            activity.note,
+        )
+        if line
+    )
+    notification = Notification.objects.create(
+        recipient=activity.assignee,
+        kind="activity_reminder",
+        title=title,
+        body=body,
+        activity=activity,
+        reminder=reminder,
+        bucket=bucket,
+    )
+    if activity.assignee.email:
+        send_mail(
+            subject=f"[Traf3li] {title}",
+            message=body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[activity.assignee.email],
+            fail_silently=False,
+        )
+    return notification
+
+
+# --- notifications ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def notification_mark_read(*, notification: Notification, actor=None) -> Notification:
+    """Idempotent: reading a read notification keeps its first read time."""
+    locked = Notification.objects.select_for_update().get(pk=notification.pk)
+    if locked.read_at is None:
+        before = snapshot(locked)
+        locked.read_at = timezone.now()
+        locked.save(update_fields=["read_at"])
+        audit_record(action="read_notification", instance=locked, before=before, after=snapshot(locked), actor=actor)
+    return locked
+
+
+@transaction.atomic
+def notification_mark_all_read(*, user, actor=None) -> int:
+    count = 0
+    for notification in (
+        Notification.objects.select_for_update().filter(recipient=user, read_at__isnull=True).order_by("id")
+    ):
+        notification_mark_read(notification=notification, actor=actor)
+        count += 1
+    return count
