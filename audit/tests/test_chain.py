@@ -19,7 +19,7 @@ from audit.selectors import (
     chain_verify,
 )
 from audit.services import REDACTED, audit_erase, audit_purge, current_clock
-from audit.tests.conftest import Tail
+from audit.tests.tail import Tail
 from conftest import api_client_for, make_user
 from traf3li.core.subjects import SubjectRef
 from traf3li.crm import services as crm_services
@@ -351,3 +351,14 @@ def test_subject_ref_of_a_purge_names_the_firm(in_firm_a):
     audit_purge(before=current_clock())
     purge = AuditEvent.objects.filter(action="purge").latest("seq")
     assert SubjectRef(purge.entity_type, purge.entity_id) == SubjectRef("firm", in_firm_a.pk)
+
+
+def test_erasure_also_blanks_events_the_caller_found_quoting_the_person(in_firm_a):
+    contact = crm_services.record_create(instance=Contact(name="Quoted Person"))
+    quoting = organizations("Org")[0]
+    crm_services.record_update(instance=quoting, data={"website": "https://example.com/quoted-person"})
+    found = AuditEvent.objects.filter(entity_type="organization", entity_id=quoting.pk, action="update")
+    audit_erase(subject=f"contact:{contact.pk}", events=found, fields=["website"])
+    redacted = found.get()
+    assert redacted.changes["after"]["website"] == REDACTED and redacted.entity_name == "Org"
+    assert redacted.erased_at is not None and chain_verify().ok

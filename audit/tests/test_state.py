@@ -103,3 +103,15 @@ def test_erasure_drops_the_snapshots_and_replays_the_blanked_values(in_firm_a):
     assert not AuditStateSnapshot.objects.filter(entity_type="client", entity_id=client.pk).exists()
     state = entity_state_at(entity=ref, at=at).state
     assert (state["name"], state["phone"], state["id"]) == (REDACTED, REDACTED, client.pk)
+
+
+def test_a_domain_action_changes_the_records_fields_not_its_shape(in_firm_a):
+    from audit.services import audit_record
+
+    client = crm_services.record_create(instance=Client(name="Messaged"))
+    before = snapshot(client)
+    client.notes = "answered"
+    audit_record(action="send_message", instance=client, before=before, after={**snapshot(client), "message_id": "m1"})
+    at = AuditEvent.objects.latest("seq").occurred_at
+    state = entity_state_at(entity=SubjectRef("client", client.pk), at=at).state
+    assert state["notes"] == "answered" and "message_id" not in state

@@ -14,7 +14,7 @@ from django_tenants.utils import schema_context
 from audit.choices import ERROR_UNKNOWN_ACTION
 from audit.models import AuditEvent
 from audit.services import audit_record, json_safe
-from audit.tests.conftest import Tail
+from audit.tests.tail import Tail
 from conftest import make_user
 from traf3li.celery import app
 from traf3li.core.context import command_context
@@ -336,3 +336,21 @@ def test_platform_admin_firm_changes_land_in_the_firms_log_signed_by_the_operato
     assert (event.entity_type, event.entity_id, event.source) == ("firm", firm_a.pk, "admin")
     assert (event.actor_type, event.actor_id, event.actor_name) == ("platform", None, "platform_root")
     assert event.changes["after"] == {"name": "Alpha Law (renamed)"}
+
+
+def test_a_webhook_write_is_recorded_with_source_webhook(firm_a):
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from traf3li.core.middleware import RequestContextMiddleware
+
+    def deliver(request):  # what a provider's webhook view does: store, then answer
+        with schema_context("alpha"):
+            crm_services.record_create(instance=Lead(name="From Twilio"))
+        return HttpResponse()
+
+    tail = Tail("alpha")
+    request = RequestFactory().post("/hooks/twilio/sms/", HTTP_USER_AGENT="TwilioProxy/1.1", REMOTE_ADDR="54.1.2.3")
+    RequestContextMiddleware(deliver)(request)
+    event = tail.one("lead")
+    assert (event.source, event.actor_type, event.metadata["ip"]) == ("webhook", "system", "54.1.2.3")

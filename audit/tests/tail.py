@@ -1,6 +1,5 @@
-"""Helpers for audit tests: the test firms keep committed events, so tests look past a mark."""
+"""The events a test appended: the test firms keep committed events, so tests look past a mark."""
 
-import pytest
 from django_tenants.utils import schema_context
 
 from audit.models import AuditChainHead, AuditEvent
@@ -35,9 +34,3 @@ class Tail:
         events = self.events(entity_type)
         assert len(events) == 1, [(e.action, e.entity_type, e.entity_id) for e in events]
         return events[0]
-
-
-@pytest.fixture
-def tail_a(firm_a):
-    """Opened lazily by the test (after its fixtures wrote their own events)."""
-    return lambda: Tail("alpha")
