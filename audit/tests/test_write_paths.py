@@ -354,3 +354,26 @@ def test_a_webhook_write_is_recorded_with_source_webhook(firm_a):
     RequestContextMiddleware(deliver)(request)
     event = tail.one("lead")
     assert (event.source, event.actor_type, event.metadata["ip"]) == ("webhook", "system", "54.1.2.3")
+
+
+def test_users_changed_in_the_admin_are_audited_and_never_deleted(firm_a, admin_a):
+    clerk = make_user(firm_a, "clerk_admin", role="staff")
+    browser = browser_for(firm_a, admin_a)
+    with schema_context("alpha"):
+        page = browser.get(f"/admin/users/user/{clerk.pk}/change/")
+        form = {
+            key: value
+            for key, value in page.context["adminform"].form.initial.items()
+            if value is not None and not isinstance(value, list)
+        }
+    tail = Tail("alpha")
+    form.update({"role": "lawyer", "is_active": "", "date_joined_0": "2026-01-01", "date_joined_1": "09:00:00"})
+    form.pop("date_joined", None)
+    form.pop("last_login", None)
+    page = browser.post(f"/admin/users/user/{clerk.pk}/change/", form)
+    assert page.status_code == 302, page.context["adminform"].form.errors if page.context else page.content[:500]
+    event = tail.one("user")
+    assert (event.action, event.entity_id, event.source) == ("update", clerk.pk, "admin")
+    assert event.changes["before"]["role"] == "staff" and event.changes["after"]["role"] == "lawyer"
+    assert event.changes["after"]["is_active"] is False
+    assert browser.get(f"/admin/users/user/{clerk.pk}/delete/").status_code == 403

@@ -24,6 +24,11 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ["role", "is_active"]
     fieldsets = BaseUserAdmin.fieldsets + (("Firm", {"fields": ("role", "phone")}),)
 
+    def has_delete_permission(self, request, obj=None):
+        # Deactivate people instead: a delete would null their cases' lawyer behind the services'
+        # back (SET_NULL), unaudited, and their user id is what their audit events point at.
+        return False
+
     def save_model(self, request, obj, form, change):
         # The admin's form already validated; the audit event must land with the save.
         before = snapshot(User.objects.get(pk=obj.pk)) if change else None
