@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time
 from decimal import Decimal
+from functools import cache
 
 from django.apps import apps
 from django.core.serializers.json import DjangoJSONEncoder
@@ -104,6 +105,7 @@ def _actor_columns(actor) -> dict:
             "actor_role": role}  # fmt: skip
 
 
+@cache
 def _append_sql() -> str:
     head, event = AuditChainHead._meta.db_table, AuditEvent._meta.db_table
     at = "GREATEST(c.now, h.occurred_at)"  # never before the previous event: time follows the chain
