@@ -1,5 +1,7 @@
 import django_filters
 from django.contrib.contenttypes.models import ContentType
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from timeline.activities import selectors
 from timeline.activities.choices import ActivityState, Due
@@ -35,6 +37,7 @@ class ActivityFilterSet(django_filters.FilterSet):
         model = Activity
         fields = ["subject", "state", "assignee", "type", "due", "deadline_after", "deadline_before"]
 
+    @extend_schema_field(OpenApiTypes.STR)
     def filter_subject(self, queryset, name, ref):
         if ref is None:
             return queryset

@@ -207,7 +207,7 @@ def _new_activity(*, subject, activity_type, assignee, summary, note, deadline, 
 
 
 # What a person chooses when scheduling (API body, admin form); the rest is derived or automated.
-SCHEDULE_FIELDS = ("subject", "type", "assignee", "summary", "note", "deadline")
+SCHEDULE_FIELDS = ("subject", "type", "assignee", "summary", "note", "deadline", "chained_from")
 
 
 @transaction.atomic

@@ -53,6 +53,12 @@ class ActivitySerializer(serializers.ModelSerializer):
     assignee = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True))
     assignee_name = serializers.CharField(source="assignee.display_name", read_only=True)
     deadline = serializers.DateField(required=False, help_text="Defaults from the type's delay.")
+    chained_from = serializers.PrimaryKeyRelatedField(
+        queryset=Activity.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The activity this one follows from, e.g. when accepting a suggestion from /complete/.",
+    )
     is_overdue = serializers.SerializerMethodField()
 
     class Meta:
@@ -78,7 +84,7 @@ class ActivitySerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["state", "done_at", "feedback", "chained_from", "automated", "created_by"]
+        read_only_fields = ["state", "done_at", "feedback", "automated", "created_by"]
 
     def get_is_overdue(self, activity) -> bool:
         return activity.is_overdue_on(self.context["today"])
@@ -87,7 +93,7 @@ class ActivitySerializer(serializers.ModelSerializer):
         if self.instance is not None:
             # An edit changes what the activity says; moving it through its life has actions (409s).
             actions = {"deadline": "reschedule", "assignee": "reassign", "state": "complete or cancel"}
-            actions |= {"type": "cancel and schedule", "subject": "cancel and schedule"}
+            actions |= {name: "cancel and schedule" for name in ("type", "subject", "chained_from")}
             errors = {
                 name: [ERROR_USE_ACTION.format(action=action)]
                 for name, action in actions.items()

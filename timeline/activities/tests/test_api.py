@@ -279,6 +279,8 @@ ENDPOINTS = [
     ("post", "/api/v1/activities/{id}/cancel/"),
     ("post", "/api/v1/activities/{id}/reassign/"),
     ("get", "/api/v1/activity-types/{type}/"),
+    ("patch", "/api/v1/activity-types/{type}/"),
+    ("delete", "/api/v1/activity-types/{type}/"),
     ("get", "/api/v1/notifications/{notification}/"),
     ("post", "/api/v1/notifications/{notification}/read/"),
 ]
@@ -311,11 +313,20 @@ def test_another_firms_records_are_404_from_its_host(api_b, firm_b, firm_a_recor
     assert response.status_code == 404
 
 
-@pytest.mark.parametrize("path", LISTS + [p.format(id=1, type=1, notification=1) for _, p in ENDPOINTS[:1]])
-def test_firm_a_token_on_firm_b_is_401(firm_a, firm_b, admin_a, path):
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", path) for path in LISTS]
+    + [
+        ("post", "/api/v1/activities/"),
+        ("post", "/api/v1/activity-types/"),
+        ("post", "/api/v1/notifications/read-all/"),
+    ]
+    + ENDPOINTS,
+)
+def test_firm_a_token_on_firm_b_is_401(firm_a, firm_b, admin_a, firm_a_records, method, path):
     client = api_client_for(firm_a, admin_a)
     client.defaults["HTTP_HOST"] = f"{firm_b.schema_name}.localhost"
-    assert client.get(path).status_code == 401
+    assert getattr(client, method)(path.format(**firm_a_records), {}, format="json").status_code == 401
 
 
 def test_firm_b_lists_do_not_show_firm_a(api_b, firm_a_records):
@@ -330,3 +341,30 @@ def test_staff_can_work_activities(api_a_staff, world, staff_a, firm_a):
     assert response.status_code == 201
     done = api_a_staff.post(f"/api/v1/activities/{response.json()['id']}/complete/", {}, format="json")
     assert done.status_code == 200
+
+
+def test_a_suggestion_is_accepted_by_posting_it_back(api_a, world, lawyer_a):
+    # given the suggestion returned by completing a suggest-type activity
+    activity = post_activity(api_a, world, lawyer_a, type=world["suggest"].pk).json()
+    suggestion = api_a.post(f"/api/v1/activities/{activity['id']}/complete/", {}, format="json").json()["next"]
+    # when the user accepts it as it is
+    fields = ("subject", "type", "assignee", "summary", "deadline", "chained_from")
+    accepted = api_a.post("/api/v1/activities/", {k: suggestion[k] for k in fields}, format="json")
+    # then it is scheduled, linked to the activity it follows from
+    assert accepted.status_code == 201, accepted.content
+    assert accepted.json()["chained_from"] == activity["id"]
+    assert accepted.json()["deadline"] == suggestion["deadline"]
+
+
+def test_an_activity_whose_subject_was_deleted_still_lists(api_a, firm_a, world, lawyer_a):
+    from traf3li.crm import services as crm
+    from traf3li.crm.models import Lead
+
+    with schema_context(firm_a.schema_name):
+        lead = crm.record_create(instance=Lead(name="Gone soon"))
+        activity = schedule(subject=lead, assignee=lawyer_a, deadline=world["today"])
+        lead_id = lead.pk
+        crm.record_delete(instance=lead)
+    row = api_a.get(f"/api/v1/activities/{activity.pk}/").json()
+    assert row["subject"] == {"type": "lead", "id": lead_id, "name": None}
+    assert api_a.post(f"/api/v1/activities/{activity.pk}/cancel/").status_code == 200

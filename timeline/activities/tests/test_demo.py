@@ -27,7 +27,8 @@ def test_the_demo_has_sensible_counters_and_is_idempotent(in_firm_a, admin_a, la
     assert Activity.objects.filter(automated=True).exists()  # completed court filings triggered follow-ups
 
 
-def test_a_later_run_with_nothing_due_today_schedules_a_few(in_firm_a, admin_a):
+def test_a_later_run_with_nothing_due_today_schedules_a_few(in_firm_a, admin_a, monkeypatch):
+    monkeypatch.setattr(demo, "DEMO_ACTIVITIES", 20)
     a_client()
     demo.seed(in_firm_a, random.Random("nour"))
     Activity.objects.filter(deadline=selectors.activity_stats()["today"]).update(state="cancelled")
