@@ -132,6 +132,13 @@ class Activity(models.Model):
             models.Index(
                 fields=["assignee", "deadline"], condition=Q(state="scheduled"), name="activity_pending_user_idx"
             ),
+            # by_type and by_subject_type of the pending ones, index-only (a third of a seq scan's time).
+            models.Index(fields=["type", "assignee"], condition=Q(state="scheduled"), name="activity_pending_type_idx"),
+            models.Index(
+                fields=["subject_content_type", "assignee"],
+                condition=Q(state="scheduled"),
+                name="activity_pending_subj_idx",
+            ),
             models.Index(fields=["done_at"], condition=Q(state="done"), name="activity_done_idx"),
             models.Index(fields=["assignee", "done_at"], condition=Q(state="done"), name="activity_done_user_idx"),
         ]
