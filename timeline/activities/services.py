@@ -27,6 +27,7 @@ from timeline.activities.models import (
     Reminder,
     WorkingCalendar,
 )
+from timeline.services import entry_record
 from traf3li.api.exceptions import TransitionError
 from traf3li.core.subjects import subject_display_name, subject_of
 
@@ -142,8 +143,6 @@ def _default_deadline(activity_type: ActivityType, *, start: date) -> date:
 
 def _timeline(activity: Activity, *, action: str, actor, occurred_at: datetime | None = None, **payload) -> None:
     """Put the activity's change on its subject's timeline (a ``task`` entry)."""
-    from timeline.services import entry_record
-
     subject = activity.subject
     if subject is None:  # the subject was deleted; the audit log still has the change
         return
@@ -156,17 +155,11 @@ def _timeline(activity: Activity, *, action: str, actor, occurred_at: datetime |
         "assignee": activity.assignee.display_name,
         **payload,
     }
-    verbs = {
-        "scheduled": "scheduled",
-        "completed": "done",
-        "rescheduled": "rescheduled",
-        "cancelled": "cancelled",
-        "reassigned": "reassigned",
-    }
+    verb = "done" if action == "completed" else action
     entry_record(
         kind="task",
         subject=subject,
-        title=f"{activity.type.name} {verbs[action]}: {activity.summary or activity.type.name}"[:300],
+        title=f"{activity.type.name} {verb}: {activity.summary or activity.type.name}"[:300],
         description=activity.note if action == "scheduled" else body.get("feedback", ""),
         occurred_at=occurred_at,
         related=(activity,),
