@@ -14,11 +14,24 @@ TEST_FIRMS = {"alpha": "Alpha Law", "beta": "Beta Legal", "gamma": "Gamma Scratc
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
+def django_db_setup(request, django_test_environment, django_db_blocker, django_db_keepdb, django_db_createdb):
+    """Always set up the test database, even when no collected test asks for ``db``.
+
+    pytest-django sets up only the databases that marked tests need; a run of nothing but
+    ``scratch_firm`` tests would then commit into the development database.
+    """
+    from django.test.utils import setup_databases
+
     from traf3li.firms.models import Firm
     from traf3li.firms.services import firm_create
 
     with django_db_blocker.unblock():
+        setup_databases(
+            verbosity=request.config.option.verbose,
+            interactive=False,
+            aliases={"default"},
+            keepdb=django_db_keepdb and not django_db_createdb,
+        )
         # --reuse-db skips migrations; apply any new ones to public and every firm schema.
         call_command("migrate_schemas", verbosity=0, interactive=False)
         for slug, name in TEST_FIRMS.items():
@@ -63,6 +76,7 @@ def in_firm_a(firm_a):
 @pytest.fixture
 def scratch_firm(django_db_setup, django_db_blocker):
     """A firm whose writes really commit (no per-test rollback)."""
+    assert connection.settings_dict["NAME"].startswith("test_"), "scratch_firm must run on the test database"
     with django_db_blocker.unblock():
         firm = _firm("gamma")
         connection.set_tenant(firm)
