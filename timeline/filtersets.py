@@ -13,13 +13,19 @@ from django.utils.dateparse import parse_date, parse_datetime
 from timeline.choices import EntryKind, EntrySource
 from timeline.models import Entry
 from timeline.rollups import firm_tz
-from traf3li.api.filters import ChoiceInFilter, NumberInFilter, SubjectFilter
+from traf3li.api.filters import ChoiceInFilter, SubjectFilter
 
 ERROR_MOMENT = "Use an ISO-8601 date-time with an offset, or a date (YYYY-MM-DD, a whole day in the firm's timezone)."
 
 
 class CharInFilter(django_filters.BaseInFilter, django_filters.CharFilter):
     """``?status=sent,read``."""
+
+
+class IdInFilter(django_filters.BaseInFilter, django_filters.NumberFilter):
+    """``?performed_by=3,4``: whole numbers, so they compare with bigint columns as bigints."""
+
+    field_class = forms.IntegerField
 
 
 class MomentField(forms.CharField):
@@ -59,7 +65,7 @@ class EntryFilterSet(django_filters.FilterSet):
     subject = SubjectFilter(help_text="'client:42': that record's 360° view (its own, related and children's entries).")
     subject_type = CharInFilter(help_text="The entry's own subject type, comma-separated: 'contact,case'.")
     kind = ChoiceInFilter(choices=EntryKind.choices, help_text="Comma-separated kinds: 'call,email'.")
-    performed_by = NumberInFilter(help_text="User ids, comma-separated.")
+    performed_by = IdInFilter(help_text="User ids, comma-separated.")
     since = MomentFilter(help_text="Occurred at or after. A date means the firm-local start of that day.")
     until = MomentFilter(end_of_day=True, help_text="Occurred before. A date includes that whole firm-local day.")
     status = CharInFilter()
@@ -69,6 +75,14 @@ class EntryFilterSet(django_filters.FilterSet):
     class Meta:
         model = Entry
         fields = ["subject", "subject_type", "kind", "performed_by", "since", "until", "status", "source", "q"]
+
+    def get_form_class(self):
+        # django-filter builds a new form class for every request; the filters never change, so
+        # build it once (it was a third of a stream page's Python time).
+        cls = type(self)
+        if "_form_class" not in cls.__dict__:
+            cls._form_class = super().get_form_class()
+        return cls._form_class
 
     def filter_queryset(self, queryset):
         from timeline.selectors import entry_filter

@@ -30,6 +30,7 @@ ERROR_LIST = "Must be a list."
 ERROR_URL = "Must be an http(s) URL."
 ERROR_TOO_LONG = "At most {max} characters."
 ERROR_SUBJECT = "Must be a subject like 'contact:5'."
+ERROR_NUL = "Must not contain NUL characters."
 
 MAX_TEXT = 100_000
 _URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
@@ -67,6 +68,8 @@ class Field:
     def _clean_str(self, value, path, errors):
         if not isinstance(value, str):
             return self._error(errors, path, ERROR_STRING)
+        if "\x00" in value:  # PostgreSQL text and jsonb can't store it
+            return self._error(errors, path, ERROR_NUL)
         if len(value) > MAX_TEXT:
             return self._error(errors, path, ERROR_TOO_LONG.format(max=MAX_TEXT))
         if self.choices and value not in self.choices:
@@ -76,7 +79,7 @@ class Field:
     _clean_text = _clean_str
 
     def _clean_url(self, value, path, errors):
-        if not isinstance(value, str) or not _URL.match(value):
+        if not isinstance(value, str) or not _URL.match(value) or "\x00" in value:
             return self._error(errors, path, ERROR_URL)
         return value
 

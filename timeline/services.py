@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from audit.services import audit_record, snapshot
@@ -27,7 +27,8 @@ ERROR_TITLE = "A title is required."
 ERROR_NAIVE = "occurred_at must carry a timezone offset."
 ERROR_DELETED = "This entry is deleted; restore it first."
 ERROR_NOT_EDITABLE = "'{field}' can't be changed."
-UNIQUE_EXTERNAL = "timeline_entry_source_external_uniq"
+# ACT-YYYYMM-NNNNNN from the sequence number n: six digits at least, more past a million.
+ACTIVITY_ID_SQL = "'ACT-' || %s || '-' || lpad(n::text, greatest(6, length(n::text)), '0')"
 # Fields ``entry_update`` may change; source, external_id and activity_id identify the entry.
 EDITABLE = {"kind", "subject", "related", "title", "description", "occurred_at", "performed_by", "status", "payload"}
 
@@ -74,14 +75,20 @@ def _link_keys(pairs: Iterable[tuple[SubjectRef, models.Model | None]]) -> set[t
     return keys
 
 
+def _activity_month() -> str:
+    return f"{timezone.now().astimezone(firm_tz()):%Y%m}"
+
+
 def _next_activity_ids(count: int) -> list[str]:
     # A sequence in the firm's schema: never handed out twice, even to concurrent transactions,
     # and never rolled back (gaps are fine, reuse is not). ADR 0010.
     with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval('timeline_activity_seq') FROM generate_series(1, %s)", [count])
-        numbers = [row[0] for row in cursor.fetchall()]
-    month = f"{timezone.now().astimezone(firm_tz()):%Y%m}"
-    return [f"ACT-{month}-{number:06d}" for number in numbers]
+        cursor.execute(
+            f"SELECT {ACTIVITY_ID_SQL} FROM (SELECT nextval('timeline_activity_seq') AS n "
+            "FROM generate_series(1, %s)) AS seq",
+            [_activity_month(), count],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _case_id(entry: Entry) -> int | None:
@@ -104,8 +111,32 @@ def _validate_common(*, kind: str, title: str, source: str, occurred_at: datetim
         raise ValidationError(errors)
 
 
-def _existing(source: str, external_id: str) -> Entry | None:
-    return Entry.objects.filter(source=source, external_id=external_id).first()
+def _insert_unless_recorded(entry: Entry) -> bool:
+    """Insert ``entry`` unless its (source, external_id) is stored; False when it already was.
+
+    One statement, no savepoint: ON CONFLICT DO NOTHING makes a concurrent duplicate wait for the
+    first writer, then insert nothing. The activity id's number comes from the same statement.
+    """
+    fields = [f for f in Entry._meta.concrete_fields if not f.primary_key and f.name != "activity_id"]
+    values = [f.get_db_prep_save(f.pre_save(entry, add=True), connection) for f in fields]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {Entry._meta.db_table} (activity_id, {columns})
+            SELECT {ACTIVITY_ID_SQL}, {", ".join(["%s"] * len(values))}
+            FROM (SELECT nextval('timeline_activity_seq') AS n) AS seq
+            ON CONFLICT (source, external_id) WHERE external_id IS NOT NULL DO NOTHING
+            RETURNING id, activity_id
+            """,
+            [_activity_month(), *values],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    entry.pk, entry.activity_id = row
+    entry._state.adding, entry._state.db = False, connection.alias
+    return True
 
 
 def _build(
@@ -193,19 +224,8 @@ def entry_record(
         external_id=external_id,
         payload=payload,
     )
-    if entry.external_id is not None and (existing := _existing(source, entry.external_id)) is not None:
-        return existing
-    entry.activity_id = _next_activity_ids(1)[0]
-    if entry.external_id is None:
-        entry.save(force_insert=True)
-    else:
-        try:
-            with transaction.atomic():  # a savepoint: losing the race must not poison the caller's transaction
-                entry.save(force_insert=True)
-        except IntegrityError as exc:
-            if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != UNIQUE_EXTERNAL:
-                raise
-            return Entry.objects.get(source=source, external_id=entry.external_id)
+    if not _insert_unless_recorded(entry):
+        return Entry.objects.get(source=source, external_id=entry.external_id)
     _bookkeep([entry], [links], actor)
     return entry
 

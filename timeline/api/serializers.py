@@ -23,7 +23,7 @@ class TimelineSubjectField(SubjectField):
 
 
 class EntryWriteSerializer(serializers.Serializer):
-    """What POST and PATCH accept; responses are rendered by ``selectors.entry_rows``."""
+    """What POST and PATCH accept; responses are rendered by ``selectors.ENTRY_JSON``."""
 
     kind = serializers.ChoiceField(choices=EntryKind.choices)
     subject = TimelineSubjectField()

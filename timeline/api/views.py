@@ -26,7 +26,7 @@ class EntryFilterBackend(DjangoFilterBackend):
 
 
 class EntryListMixin:
-    """A lean list: one query per page, ``values()`` rows shaped in Python, orjson rendering."""
+    """A lean list: one query per page, each row's JSON built by PostgreSQL, spliced in by orjson."""
 
     filterset_class = EntryFilterSet
     filter_backends = [EntryFilterBackend]
@@ -43,7 +43,12 @@ class EntryListMixin:
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())
         rows = self.paginate_queryset(selectors.entry_values(queryset))
-        return self.get_paginated_response(selectors.entry_rows(rows, via_links=queryset.model is EntryLink))
+        if not rows:
+            self.check_subject_exists()
+        return self.get_paginated_response(selectors.entry_page(rows))
+
+    def check_subject_exists(self):
+        """A view with rows is about a record that exists; only an empty one needs asking (404)."""
 
 
 class EntryViewSet(EntryListMixin, FirmModelViewSet):
@@ -64,7 +69,7 @@ class EntryViewSet(EntryListMixin, FirmModelViewSet):
 
     @extend_schema(responses={200: EntryReadSerializer})
     def retrieve(self, request, *args, **kwargs):
-        return Response(selectors.entry_as_row(self.get_object()))
+        return Response(selectors.entry_document(self.get_object().pk))
 
     @extend_schema(request=EntryWriteSerializer, responses={201: EntryReadSerializer})
     def create(self, request, *args, **kwargs):
@@ -73,7 +78,7 @@ class EntryViewSet(EntryListMixin, FirmModelViewSet):
         data = dict(serializer.validated_data)
         data.setdefault("performed_by", request.user)
         entry = services.entry_record(**data, actor=request.user)
-        return Response(selectors.entry_as_row(entry), status=status.HTTP_201_CREATED)
+        return Response(selectors.entry_document(entry.pk), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=EntryWriteSerializer, responses={200: EntryReadSerializer})
     def partial_update(self, request, *args, **kwargs):
@@ -81,7 +86,7 @@ class EntryViewSet(EntryListMixin, FirmModelViewSet):
         serializer = self.get_serializer(entry, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         entry = services.entry_update(entry=entry, data=dict(serializer.validated_data), actor=request.user)
-        return Response(selectors.entry_as_row(entry))
+        return Response(selectors.entry_document(entry.pk))
 
     def destroy(self, request, *args, **kwargs):
         services.entry_delete(entry=self.get_object(), actor=request.user)
@@ -104,7 +109,8 @@ class SubjectTimelineView(EntryListMixin, FirmViewSetMixin, generics.ListAPIView
     keyset = LINK_KEYSET
 
     def get_queryset(self):
-        ref = SubjectRef(self.subject_type, self.kwargs["pk"])
-        if not subject_model(ref.type)._default_manager.filter(pk=ref.id).exists():
+        return selectors.entry_subject_view(SubjectRef(self.subject_type, self.kwargs["pk"]))
+
+    def check_subject_exists(self):
+        if not subject_model(self.subject_type)._default_manager.filter(pk=self.kwargs["pk"]).exists():
             raise Http404
-        return selectors.entry_subject_view(ref)

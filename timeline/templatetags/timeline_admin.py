@@ -1,12 +1,13 @@
 """The 360° timeline panel on a record's admin change page (clients and cases)."""
 
 from django import template
+from django.db.models import F
 from django.urls import reverse
 from django.utils.http import urlencode
 
 from timeline.admin import subject_admin_url
 from timeline.choices import EntryKind
-from timeline.selectors import entry_filter, entry_rows, entry_subject_view, entry_values
+from timeline.selectors import entry_filter, entry_subject_view
 from traf3li.admin_sites import firm_admin
 from traf3li.core.subjects import subject_of
 
@@ -24,10 +25,22 @@ def timeline_panel(context, record):
     kind = request.GET.get(KIND_PARAM, "")
     kinds = [kind] if kind in EntryKind.values else None
     queryset = entry_filter(entry_subject_view(ref), kind=kinds)
-    rows = entry_rows(entry_values(queryset).order_by("-occurred_at", "-entry_id")[:PANEL_ROWS], via_links=True)
+    rows = list(
+        queryset.order_by("-occurred_at", "-entry_id").values(
+            "entry_id",
+            "occurred_at",
+            activity_id=F("entry__activity_id"),
+            kind=F("entry__kind"),
+            title=F("entry__title"),
+            about_type=F("entry__subject_type"),
+            about_id=F("entry__subject_id"),
+            about=F("entry__subject_name"),
+            performer=F("entry__performed_by_name"),
+        )[:PANEL_ROWS]
+    )
     for row in rows:
-        row["url"] = reverse(f"{firm_admin.name}:timeline_entry_change", args=[row["id"]])
-        row["subject_url"] = subject_admin_url(row["subject"]["type"], row["subject"]["id"])
+        row["url"] = reverse(f"{firm_admin.name}:timeline_entry_change", args=[row["entry_id"]])
+        row["about_url"] = subject_admin_url(row["about_type"], row["about_id"])
     changelist = reverse(f"{firm_admin.name}:timeline_entry_changelist")
     filters = [("", "All", not kinds)] + [(value, label, value == kind) for value, label in EntryKind.choices]
     return {
