@@ -97,7 +97,6 @@ class EntryAdmin(admin.ModelAdmin):
     search_fields = ["activity_id"]
     search_help_text = "An activity id, or words from the title, description or payload (English or Arabic)."
     ordering = ["-occurred_at", "-id"]
-    date_hierarchy = "occurred_at"
     actions = ["soft_delete", "restore"]
     show_full_result_count = False  # an exact count of the whole timeline costs more than the page
     fields = [

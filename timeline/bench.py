@@ -349,10 +349,11 @@ def measure(client: TestClient, bare: psycopg.Connection, scenario: Scenario, ru
             bare.execute(statement).fetchall()
         if i >= warmup:
             sql.append((time.perf_counter() - started) * 1000)
-    plan = ""
-    if statements:
-        lines = [r[0] for r in bare.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statements[-1]).fetchall()]
-        plan = "\n".join(lines)
+    plans = []
+    for statement in statements:
+        lines = [r[0] for r in bare.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement).fetchall()]
+        plans.append("\n".join(lines))
+    plan = "\n\n".join(plans)
     return Result(scenario.name, api, sql, len(statements), plan)
 
 

@@ -116,8 +116,11 @@ class StatRollup(models.Model):
 
     class Meta:
         constraints = [
+            # The counts ride along in the index, so a range of rollups is read from it alone.
             models.UniqueConstraint(
-                fields=["span", "performer_id", "day", "kind", "subject_type"], name="timeline_statrollup_key"
+                fields=["span", "performer_id", "day", "kind", "subject_type"],
+                include=["count", "duration_count", "duration_seconds"],
+                name="timeline_statrollup_key",
             ),
         ]
 

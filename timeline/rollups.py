@@ -172,35 +172,40 @@ def _open_pieces(first: date | None, end: date | None) -> list:
 
 
 def rollup_totals(pieces: list, *, performers: list[int] | None, kinds: list[str] | None, subject_types) -> list:
-    """Rows of (kind, subject_type, count, duration_count, duration_seconds) summed over ``pieces``."""
+    """Rows of (kind, subject_type, count, duration_count, duration_seconds) summed over ``pieces``.
+
+    One UNION ALL arm per piece: each is a range of the covering key index, read without the
+    table (an OR of ranges would become a bitmap scan that visits every row's page).
+    """
     if not pieces:
         return []
-    where, params = [], []
-    ranges = []
-    for span, first, end in pieces:
-        clause = ["span = %s"]
-        params.append(span)
-        if first is not None:
-            clause.append("day >= %s")
-            params.append(first)
-        if end is not None:
-            clause.append("day < %s")
-            params.append(end)
-        ranges.append("(" + " AND ".join(clause) + ")")
-    where.append("(" + " OR ".join(ranges) + ")")
-    where.append("performer_id = ANY(%s)")
-    params.append(performers if performers else [StatRollup.ALL])
+    common = ["performer_id = ANY(%s)"]
+    common_params: list = [[int(p) for p in performers] if performers else [StatRollup.ALL]]
     if kinds:
-        where.append("kind = ANY(%s)")
-        params.append(list(kinds))
+        common.append("kind = ANY(%s)")
+        common_params.append(list(kinds))
     if subject_types:
-        where.append("subject_type = ANY(%s)")
-        params.append(list(subject_types))
+        common.append("subject_type = ANY(%s)")
+        common_params.append(list(subject_types))
+    arms, params = [], []
+    for span, first, end in pieces:
+        where, arm_params = ["span = %s", *common], [span, *common_params]
+        if first is not None:
+            where.append("day >= %s")
+            arm_params.append(first)
+        if end is not None:
+            where.append("day < %s")
+            arm_params.append(end)
+        arms.append(
+            f"SELECT kind, subject_type, count, duration_count, duration_seconds FROM {TABLE} "
+            f"WHERE {' AND '.join(where)}"
+        )
+        params += arm_params
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             SELECT kind, subject_type, sum(count), sum(duration_count), sum(duration_seconds)
-            FROM {TABLE} WHERE {" AND ".join(where)} GROUP BY 1, 2
+            FROM ({" UNION ALL ".join(arms)}) AS pieces GROUP BY 1, 2
             """,
             params,
         )
