@@ -10,6 +10,7 @@ import json
 import random
 import resource
 import statistics
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -213,20 +214,24 @@ class Loader:
         first_id = 1
         started = time.perf_counter()
         saved = _drop_secondary_indexes(["timeline_entry", "timeline_entrylink"])
-        links_buffer = []
-        with connection.connection.cursor() as cursor:
+        link_count = 0
+        # Links wait in a temporary file, not in memory, so ten million entries load in flat memory.
+        with tempfile.TemporaryFile("w+") as spool, connection.connection.cursor() as cursor:
             cursor.execute(f'SET search_path = "{connection.schema_name}", public')
             with cursor.copy(f"COPY timeline_entry ({', '.join(ENTRY_COLUMNS)}) FROM STDIN") as copy:
                 for count, (entry, links) in enumerate(self.rows(heavy, light, users, first_id), start=1):
                     copy.write_row(entry)
-                    links_buffer.extend(links)
+                    for entry_id, subject_type, subject_id, occurred_at in links:
+                        spool.write(f"{entry_id}\t{subject_type}\t{subject_id}\t{occurred_at.isoformat()}\n")
+                    link_count += len(links)
                     if count % 200_000 == 0:
                         self.log(f"  {count:,} entries streamed")
+            spool.seek(0)
             with cursor.copy(f"COPY timeline_entrylink ({', '.join(LINK_COLUMNS)}) FROM STDIN") as copy:
-                for link in links_buffer:
-                    copy.write_row(link)
+                while chunk := spool.read(1 << 20):
+                    copy.write(chunk)
         copied = time.perf_counter() - started
-        self.log(f"  COPY of {self.total:,} entries and {len(links_buffer):,} links: {copied:.1f} s; indexing")
+        self.log(f"  COPY of {self.total:,} entries and {link_count:,} links: {copied:.1f} s; indexing")
         with connection.cursor() as cursor:
             # Inside a transaction (the tests), deferred foreign-key checks must run before DDL.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
@@ -236,7 +241,7 @@ class Loader:
                 "SELECT setval(pg_get_serial_sequence('timeline_entry', 'id'), (SELECT max(id) FROM timeline_entry))"
             )
             cursor.execute("SELECT setval('timeline_activity_seq', (SELECT max(id) FROM timeline_entry))")
-        return len(links_buffer), copied
+        return link_count, copied
 
 
 def _drop_secondary_indexes(tables: list[str]) -> list[str]:

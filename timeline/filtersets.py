@@ -9,6 +9,8 @@ from datetime import datetime, time, timedelta
 import django_filters
 from django import forms
 from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from timeline.choices import EntryKind, EntrySource
 from timeline.models import Entry
@@ -57,12 +59,20 @@ class MomentField(forms.CharField):
         return datetime.combine(day, time.min, tzinfo=firm_tz())
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class MomentFilter(django_filters.Filter):
     field_class = MomentField
 
 
+@extend_schema_field(OpenApiTypes.STR)
+class EntrySubjectFilter(SubjectFilter):
+    """``?subject=client:42``, documented as the string it is."""
+
+
 class EntryFilterSet(django_filters.FilterSet):
-    subject = SubjectFilter(help_text="'client:42': that record's 360° view (its own, related and children's entries).")
+    subject = EntrySubjectFilter(
+        help_text="'client:42': that record's 360° view (its own, related and children's entries)."
+    )
     subject_type = CharInFilter(help_text="The entry's own subject type, comma-separated: 'contact,case'.")
     kind = ChoiceInFilter(choices=EntryKind.choices, help_text="Comma-separated kinds: 'call,email'.")
     performed_by = IdInFilter(help_text="User ids, comma-separated.")

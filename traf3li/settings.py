@@ -169,7 +169,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        # "kind" and "source" mean different things on clients, leads and timeline entries.
+        "EntryKindEnum": "timeline.choices.EntryKind",
+        "EntrySourceEnum": "timeline.choices.EntrySource",
+    },
 }
 
 # --- Celery ------------------------------------------------------------------------------------
