@@ -106,3 +106,14 @@ def test_stats_endpoint_shape_and_durations(api_a, firm_a):
     assert subject.json()["total"] == 5
     contact_only = api_a.get(f"/api/v1/timeline/stats/?since=2023-05-01&until=2023-05-01&subject=contact:{contact.id}")
     assert contact_only.json()["by_kind"] == {"call": 3}
+
+
+def test_stats_days_are_the_firms_days(api_a, firm_a):
+    # given: 22:30 UTC on 1 May is already 01:30 on 2 May in Riyadh (the test firm's timezone)
+    with schema_context(firm_a.schema_name):
+        client, _, _ = client_family("Late caller")
+        record(client, kind="call", occurred_at=datetime(2022, 5, 1, 22, 30, tzinfo=UTC))
+    # then
+    stats = "/api/v1/timeline/stats/?kind=call&since={day}&until={day}"
+    assert api_a.get(stats.format(day="2022-05-01")).json()["total"] == 0
+    assert api_a.get(stats.format(day="2022-05-02")).json()["total"] == 1
