@@ -7,11 +7,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+from celery.backends.redis import RedisBackend
+from celery.result import AsyncResult
 from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
-BROKER_DB = "redis://127.0.0.1:6379/14"
+RESULTS = "redis://127.0.0.1:6379/14"
 
 
 @pytest.mark.slow
@@ -19,27 +21,27 @@ def test_task_runs_in_the_schema_it_was_sent_from(scratch_firm):
     from traf3li.celery import app
     from traf3li.core.tasks import heartbeat_task
 
+    # A queue of its own keeps any other worker on this broker from taking the task; the app's
+    # configuration is left alone (other tests share it), only the worker stores results.
     queue = f"test-{uuid.uuid4().hex[:8]}"
     db = settings.DATABASES["default"]
     env = {
         **os.environ,
         "DATABASE_URL": f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{connection.settings_dict['NAME']}",
-        "CELERY_BROKER_URL": BROKER_DB,
-        "CELERY_RESULT_BACKEND": BROKER_DB,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_RESULT_BACKEND": RESULTS,
     }
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "traf3li", "worker", "--pool=solo", "-Q", queue, "-l", "warning"],
         cwd=ROOT,
         env=env,
     )
-    app.conf.broker_url = app.conf.result_backend = BROKER_DB
     try:
         # given a task sent while the connection is in the scratch firm's schema
-        result = heartbeat_task.apply_async(queue=queue)
+        sent = heartbeat_task.apply_async(queue=queue)
         # then the worker ran it in that schema
-        assert result.get(timeout=30) == scratch_firm.schema_name
+        result = AsyncResult(sent.id, backend=RedisBackend(app=app, url=RESULTS))
+        assert result.get(timeout=60) == scratch_firm.schema_name
     finally:
         worker.terminate()
         worker.wait(timeout=10)
-        app.conf.broker_url = settings.CELERY_BROKER_URL
-        app.conf.result_backend = settings.CELERY_RESULT_BACKEND

@@ -239,15 +239,7 @@ def test_the_demo_seed_audits_each_record_once_as_a_command(in_firm_a):
     assert {e.source for e in events} == {"command"} and {e.request_id for e in events} == {ctx.request_id}
 
 
-@pytest.fixture
-def uncached_result_backend():
-    """``apply()`` caches the app's (disabled) result backend; drop it so a later test can configure a real one."""
-    yield
-    app._backend_cache = None
-    vars(app._local).pop("backend", None)
-
-
-def test_a_task_writes_with_source_task_and_its_task_id(in_firm_a, uncached_result_backend):
+def test_a_task_writes_with_source_task_and_its_task_id(in_firm_a):
     tail = Tail("alpha")
     result = create_lead_task.apply(kwargs={"name": "From a task"})
     event = tail.one("lead")
