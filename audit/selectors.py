@@ -130,7 +130,9 @@ def _apply(state: dict, deleted: bool, action: str, changes: dict) -> tuple[dict
     adds beyond them (``remind_activity``'s ``reminder_bucket``) describe the action, not the record.
     """
     before, after = changes.get("before") or {}, changes.get("after") or {}
-    if action == AuditAction.CREATE:
+    # A record's first event with nothing before it is its creation, whatever the domain calls it
+    # (an activity is born by ``schedule_activity``).
+    if action == AuditAction.CREATE or (not state and not before and not deleted):
         return dict(after), False
     if action == AuditAction.DELETE:
         return state, True

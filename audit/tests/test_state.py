@@ -115,3 +115,20 @@ def test_a_domain_action_changes_the_records_fields_not_its_shape(in_firm_a):
     at = AuditEvent.objects.latest("seq").occurred_at
     state = entity_state_at(entity=SubjectRef("client", client.pk), at=at).state
     assert state["notes"] == "answered" and "message_id" not in state
+
+
+def test_a_record_born_by_a_domain_action_replays_from_it(in_firm_a, admin_a):
+    from timeline.activities.models import Activity
+    from timeline.activities.services import activity_cancel
+    from timeline.activities.tests.factories import a_client, schedule
+
+    # given an activity created by schedule_activity (not "create") and then cancelled
+    activity = schedule(subject=a_client(), assignee=admin_a)
+    born = AuditEvent.objects.filter(entity_type="activity", entity_id=activity.pk).latest("seq")
+    activity_cancel(activity=activity, actor=admin_a)
+    ref = SubjectRef("activity", activity.pk)
+    # then the state right after scheduling is the scheduled record, and now the cancelled one
+    assert born.action == "schedule_activity"
+    assert entity_state_at(entity=ref, at=born.occurred_at).state["state"] == "scheduled"
+    live = snapshot(Activity.objects.get(pk=activity.pk))
+    assert entity_state_at(entity=ref, at=born.occurred_at + timedelta(days=1)).state == live
