@@ -123,3 +123,27 @@ def test_firm_data_stays_in_its_schema(api_a):
         assert Client.objects.filter(name="Where am I").exists()
     with schema_context("beta"):
         assert not Client.objects.filter(name="Where am I").exists()
+
+
+def test_every_operation_refuses_firm_a_token_on_firm_b_host(firm_b, admin_a):
+    """Walks the OpenAPI schema, so endpoints added later are covered without touching this test."""
+    import re
+
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    with schema_context("alpha"):
+        key = Token.objects.create(user=admin_a).key
+    spec = APIClient(HTTP_HOST="localhost").get("/api/schema/?format=json").json()
+    client = api_client_for(firm_b)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    checked = 0
+    for path, operations in spec["paths"].items():
+        if path == "/api/v1/auth/token/":
+            continue
+        url = re.sub(r"\{[^}]+\}", "1", path)
+        for method in operations.keys() & {"get", "post", "put", "patch", "delete"}:
+            response = getattr(client, method)(url, {}, format="json") if method != "get" else client.get(url)
+            assert response.status_code == 401, (method, url, response.status_code)
+            checked += 1
+    assert checked > 30
