@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from audit.choices import ActorType, Source, action_catalogue
 from audit.models import AuditEvent
-from traf3li.api.filters import ChoiceInFilter, SubjectFilter
+from traf3li.api.filters import AnySubjectFormField, ChoiceInFilter, SubjectFilter
 from traf3li.core.subjects import subject_types
 
 ERROR_ACTOR = "Use a user id or 'system'."
@@ -25,7 +25,9 @@ class ActorFormField(forms.CharField):
 
 @extend_schema_field(OpenApiTypes.STR)
 class EntityFilter(SubjectFilter):
-    """``?entity=case:7``: the record the events are about."""
+    """``?entity=case:7``: the record the events are about (any audited type, ``user:3`` too)."""
+
+    field_class = AnySubjectFormField
 
 
 @extend_schema_field(OpenApiTypes.STR)

@@ -11,7 +11,7 @@ class TimelineConfig(AppConfig):
         from traf3li.core.subjects import SubjectRef, subject_register
 
         # The audit log names entries like any other record.
-        subject_register("entry", "timeline.Entry")
+        subject_register("entry", "timeline.Entry", public=False)
         # A contact's and a case's entries also show on their client's 360° view.
         hierarchy_register("contact", lambda contact: [SubjectRef("client", contact.client_id)])
         hierarchy_register("case", lambda case: [SubjectRef("client", case.client_id)])

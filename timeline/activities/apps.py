@@ -12,7 +12,7 @@ class ActivitiesConfig(AppConfig):
 
         subject_register("activity", "activities.Activity")
         # Not subjects of the contract, but the audit log names every entity it records by subject type.
-        subject_register("activity_type", "activities.ActivityType")
-        subject_register("working_calendar", "activities.WorkingCalendar")
-        subject_register("holiday", "activities.Holiday")
-        subject_register("notification", "activities.Notification")
+        subject_register("activity_type", "activities.ActivityType", public=False)
+        subject_register("working_calendar", "activities.WorkingCalendar", public=False)
+        subject_register("holiday", "activities.Holiday", public=False)
+        subject_register("notification", "activities.Notification", public=False)

@@ -3,31 +3,18 @@ from rest_framework import serializers
 from timeline.choices import EntryKind, EntrySource
 from timeline.schemas import PayloadError, payload_validate
 from traf3li.api.fields import SubjectField
-from traf3li.core.subjects import subject_type_of
 from traf3li.users.models import User
 
 MAX_RELATED = 20
 ERROR_FIXED = "This field can't be changed after the entry is recorded."
-ERROR_SUBJECT_TYPE = "An entry can't be about a {type}."
-# Records that have their own logs rather than timelines.
-NOT_TIMELINE_SUBJECTS = {"entry", "user", "firm"}
-
-
-class TimelineSubjectField(SubjectField):
-    def to_internal_value(self, data):
-        instance = super().to_internal_value(data)
-        type_name = subject_type_of(instance)
-        if type_name in NOT_TIMELINE_SUBJECTS:
-            raise serializers.ValidationError(ERROR_SUBJECT_TYPE.format(type=type_name))
-        return instance
 
 
 class EntryWriteSerializer(serializers.Serializer):
     """What POST and PATCH accept; responses are rendered by ``selectors.ENTRY_JSON``."""
 
     kind = serializers.ChoiceField(choices=EntryKind.choices)
-    subject = TimelineSubjectField()
-    related = serializers.ListField(child=TimelineSubjectField(), required=False, max_length=MAX_RELATED)
+    subject = SubjectField()
+    related = serializers.ListField(child=SubjectField(), required=False, max_length=MAX_RELATED)
     title = serializers.CharField(max_length=300)
     description = serializers.CharField(required=False, allow_blank=True)
     occurred_at = serializers.DateTimeField(required=False)

@@ -315,3 +315,11 @@ def test_firm_isolation_on_every_timeline_endpoint(api_a, api_b, firm_a, firm_b,
         assert intruder.get(f"/api/v1/{plural}/{pk}/timeline/").status_code == 401
     with schema_context(firm_a.schema_name):
         assert Entry.objects.get(pk=entry).title == "Secret" and Entry.objects.get(pk=entry).deleted_at is None
+
+
+def test_an_entry_cannot_be_about_an_internal_record(api_a, admin_a):
+    response = api_a.post(
+        "/api/v1/timeline/", {"kind": "note", "subject": f"user:{admin_a.id}", "title": "x"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "Unknown subject type 'user'" in response.data["subject"][0]

@@ -23,7 +23,7 @@ class SubjectField(serializers.Field):
 
     def to_internal_value(self, data):
         try:
-            ref = subject_parse(data)
+            ref = subject_parse(data, public_only=True)
             if self.types and ref.type not in self.types:
                 raise SubjectError(f"Subject type must be one of: {', '.join(self.types)}.")
             return ref.resolve()

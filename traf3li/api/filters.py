@@ -7,14 +7,22 @@ from traf3li.core.subjects import SubjectError, subject_parse
 
 
 class SubjectFormField(forms.CharField):
+    public_only = True
+
     def clean(self, value):
         value = super().clean(value)
         if not value:
             return None
         try:
-            return subject_parse(value)
+            return subject_parse(value, public_only=self.public_only)
         except SubjectError as exc:
             raise forms.ValidationError(str(exc))
+
+
+class AnySubjectFormField(SubjectFormField):
+    """Also accepts internal types (``user:3``, ``holiday:2``): for the audit log's filters."""
+
+    public_only = False
 
 
 class SubjectFilter(django_filters.Filter):

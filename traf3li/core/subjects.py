@@ -12,6 +12,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
 _REGISTRY: dict[str, str] = {}  # type name -> "app_label.ModelName"
+# The contract's subject types (client, case, invoice …): what timelines, activities and the SPA
+# may point at. Internal types (user, holiday, notification …) are registered only so the audit
+# log can name them.
+_PUBLIC: set[str] = set()
 
 ERROR_FORMAT = "Use '<type>:<id>', for example 'client:42'."
 ERROR_UNKNOWN_TYPE = "Unknown subject type '{type}'. Known types: {known}."
@@ -45,12 +49,16 @@ class SubjectRef:
         return obj
 
 
-def subject_register(type_name: str, model_label: str) -> None:
+def subject_register(type_name: str, model_label: str, *, public: bool = True) -> None:
     _REGISTRY[type_name] = model_label
+    if public:
+        _PUBLIC.add(type_name)
+    else:
+        _PUBLIC.discard(type_name)
 
 
-def subject_types() -> list[str]:
-    return sorted(_REGISTRY)
+def subject_types(*, public_only: bool = False) -> list[str]:
+    return sorted(_PUBLIC if public_only else _REGISTRY)
 
 
 def subject_model(type_name: str) -> type[models.Model]:
@@ -69,8 +77,11 @@ def subject_type_of(model_or_instance) -> str:
     raise SubjectError(f"{label} is not a registered subject type.")
 
 
-def subject_parse(value) -> SubjectRef:
-    """Parse ``"client:42"`` or ``{"type": "client", "id": 42}`` into a SubjectRef."""
+def subject_parse(value, *, public_only: bool = False) -> SubjectRef:
+    """Parse ``"client:42"`` or ``{"type": "client", "id": 42}`` into a SubjectRef.
+
+    ``public_only`` accepts only the contract's subject types (what an API client may name).
+    """
     if isinstance(value, SubjectRef):
         return value
     if isinstance(value, dict):
@@ -79,8 +90,11 @@ def subject_parse(value) -> SubjectRef:
         type_name, _, raw_id = value.strip().partition(":")
     else:
         raise SubjectError(ERROR_FORMAT)
-    if not isinstance(type_name, str) or type_name not in _REGISTRY:
-        raise SubjectError(ERROR_UNKNOWN_TYPE.format(type=type_name, known=", ".join(subject_types())))
+    known = _PUBLIC if public_only else _REGISTRY
+    if not isinstance(type_name, str) or type_name not in known:
+        raise SubjectError(
+            ERROR_UNKNOWN_TYPE.format(type=type_name, known=", ".join(subject_types(public_only=public_only)))
+        )
     try:
         pk = int(raw_id)
     except (TypeError, ValueError):

@@ -16,7 +16,8 @@ class CrmConfig(AppConfig):
             "lead": "crm.Lead",
             "case": "crm.Case",
             "organization": "crm.Organization",
-            "user": "users.User",
-            "firm": "firms.Firm",
         }.items():
             subject_register(type_name, label)
+        # Audited, but not something a timeline or an activity is about.
+        subject_register("user", "users.User", public=False)
+        subject_register("firm", "firms.Firm", public=False)

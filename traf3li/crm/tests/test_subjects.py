@@ -37,3 +37,13 @@ def test_round_trip(in_firm_a):
     assert subject_dict(client) == {"type": "client", "id": client.pk, "name": "Noura"}
     with pytest.raises(SubjectError, match="No client with id"):
         SubjectRef("client", client.pk + 1000).resolve()
+
+
+def test_api_input_names_only_the_contracts_types():
+    # "user" is audited, but nothing an API client may point a timeline or an activity at
+    assert subject_parse("user:1") == SubjectRef("user", 1)
+    with pytest.raises(SubjectError, match="Unknown subject type 'user'"):
+        subject_parse("user:1", public_only=True)
+    with pytest.raises(SubjectError) as raised:
+        subject_parse("alien:1", public_only=True)
+    assert "user" not in str(raised.value) and "client" in str(raised.value)
