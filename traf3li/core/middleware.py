@@ -1,3 +1,5 @@
+from django.utils import timezone
+
 from traf3li.core.context import action_context
 
 SOURCE_BY_PREFIX = (("/admin/", "admin"), ("/hooks/", "webhook"))
@@ -31,3 +33,23 @@ class RequestContextMiddleware:
             response = self.get_response(request)
         response["X-Request-ID"] = ctx.request_id
         return response
+
+
+class FirmTimezoneMiddleware:
+    """Shows and reads times in the firm's own timezone (admin pages, DRF date-times, naive input).
+
+    Storage stays UTC; only rendering and the parsing of offset-less input follow the firm.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        tz = getattr(getattr(request, "tenant", None), "tz", None)
+        if tz is None:
+            return self.get_response(request)
+        timezone.activate(tz)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

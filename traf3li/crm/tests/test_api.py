@@ -116,3 +116,19 @@ def test_token_endpoint(firm_a):
     assert response.status_code == 200 and len(response.data["token"]) == 40
     client.credentials(HTTP_AUTHORIZATION=f"Token {response.data['token']}")
     assert client.get("/api/v1/me/").data["role"] == "lawyer"
+
+
+def test_times_are_shown_in_the_firms_timezone(api_a, firm_a):
+    # given a firm in Riyadh (the default)
+    assert firm_a.timezone == "Asia/Riyadh"
+    # when a record is created and read back
+    created = api_a.post("/api/v1/clients/", {"name": "Clock"}, format="json").data
+    # then its time carries the firm's offset, and the stored instant is unchanged
+    assert created["created_at"].endswith("+03:00")
+    from django.utils.dateparse import parse_datetime
+    from django_tenants.utils import schema_context
+
+    from traf3li.crm.models import Client
+
+    with schema_context("alpha"):
+        assert Client.objects.get(pk=created["id"]).created_at == parse_datetime(created["created_at"])
