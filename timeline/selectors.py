@@ -10,6 +10,7 @@ import orjson
 from django.db.models import BooleanField, Count, Sum, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.query import QuerySet
+from django.utils import timezone
 
 from timeline.choices import COMMUNICATION_KINDS
 from timeline.models import Entry, EntryLink
@@ -22,11 +23,12 @@ from traf3li.core.subjects import SubjectRef
 ENTRY_JSON = """json_build_object(
     'id', e.id, 'activity_id', e.activity_id, 'kind', e.kind,
     'subject', json_build_object('type', e.subject_type, 'id', e.subject_id, 'name', e.subject_name),
-    'related', e.related, 'title', e.title, 'description', e.description, 'occurred_at', e.occurred_at,
+    'related', e.related, 'title', e.title, 'description', e.description,
+    'occurred_at', timeline_isotime(e.occurred_at, %s),
     'performed_by', CASE WHEN e.performed_by_id IS NULL THEN NULL
                          ELSE json_build_object('id', e.performed_by_id, 'name', e.performed_by_name) END,
     'status', e.status, 'source', e.source, 'external_id', e.external_id, 'payload', e.payload,
-    'created_at', e.created_at)::text""".replace("e.", '"timeline_entry".')
+    'created_at', timeline_isotime(e.created_at, %s))::text""".replace("e.", '"timeline_entry".')
 # Filters that the stat rollups can't answer (they don't keep subjects, words, statuses or sources).
 DIRECT_STAT_FILTERS = ("subject", "q", "status", "source")
 
@@ -90,9 +92,15 @@ def entry_filter(
     return queryset
 
 
+def entry_json() -> RawSQL:
+    """The row's document, its times in the active (the firm's) timezone as the rest of the API shows them."""
+    tz = timezone.get_current_timezone_name()
+    return RawSQL(ENTRY_JSON, [tz, tz], output_field=TextField())
+
+
 def entry_values(queryset: QuerySet) -> QuerySet:
     """Each row's keyset columns and its JSON document, ready for ``KeysetPagination``."""
-    document = RawSQL(ENTRY_JSON, [], output_field=TextField())
+    document = entry_json()
     if queryset.model is EntryLink:
         return queryset.values("entry_id", "occurred_at", document=document)
     return queryset.values("id", "occurred_at", document=document)
@@ -105,7 +113,7 @@ def entry_page(rows) -> orjson.Fragment:
 
 def entry_document(entry_id: int) -> orjson.Fragment:
     """One entry exactly as a list renders it (detail, create and update responses)."""
-    document = Entry.objects.filter(pk=entry_id).values_list(RawSQL(ENTRY_JSON, [], output_field=TextField()))
+    document = Entry.objects.filter(pk=entry_id).values_list(entry_json())
     return orjson.Fragment(document.get()[0])
 
 

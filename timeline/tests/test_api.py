@@ -63,7 +63,7 @@ def test_post_records_an_entry_with_the_contract_fields(api_a, admin_a, family):
     assert body["related"] == [{"type": "case", "id": case.id, "name": "Huda case"}]
     assert body["performed_by"] == {"id": admin_a.id, "name": admin_a.display_name}
     assert body["source"] == "manual"
-    assert body["occurred_at"] == "2026-01-05T07:00:00+00:00"
+    assert body["occurred_at"] == "2026-01-05T10:00:00+03:00"  # the firm's time (Riyadh)
     assert api_a.get(f"/api/v1/timeline/{body['id']}/").json() == body
     assert body["id"] in ids(api_a.get(f"/api/v1/clients/{client.id}/timeline/"))
 
