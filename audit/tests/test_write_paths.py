@@ -369,3 +369,17 @@ def test_users_changed_in_the_admin_are_audited_and_never_deleted(firm_a, admin_
     assert event.changes["before"]["role"] == "staff" and event.changes["after"]["role"] == "lawyer"
     assert event.changes["after"]["is_active"] is False
     assert browser.get(f"/admin/users/user/{clerk.pk}/delete/").status_code == 403
+
+
+def test_deleting_a_client_audits_the_contacts_the_delete_cascades_to(api_a):
+    # given a client with two contacts
+    client = api_a.post("/api/v1/clients/", {"name": "Cascade"}, format="json").data["id"]
+    contacts = [
+        api_a.post("/api/v1/contacts/", {"name": f"P{i}", "client": client}, format="json").data["id"] for i in range(2)
+    ]
+    tail = Tail("alpha")
+    # when the client is deleted
+    assert api_a.delete(f"/api/v1/clients/{client}/").status_code == 204
+    # then one delete event per record that went, the contacts included
+    deletes = sorted((e.entity_type, e.entity_id) for e in tail.events() if e.action == "delete")
+    assert deletes == sorted([("client", client), *[("contact", c) for c in contacts]])

@@ -1,6 +1,7 @@
 """Writes to core records. API, admin and commands all come through here; each write is audited."""
 
 from django.db import models, transaction
+from django.db.models.deletion import Collector
 
 from audit.services import audit_record, snapshot
 from timeline.recorders import record_created as timeline_record_created
@@ -46,8 +47,18 @@ def record_update(*, instance: models.Model, data: dict, actor=None) -> models.M
 
 @transaction.atomic
 def record_delete(*, instance: models.Model, actor=None) -> None:
-    before = snapshot(instance)
-    audit_record(action="delete", instance=instance, before=before, case_id=_case_id_of(instance), actor=actor)
+    """Delete a record and audit it together with every record the delete cascades to (a client's contacts)."""
+    collector = Collector(using=instance._state.db)
+    collector.collect([instance])  # raises ProtectedError (a client with cases) before anything is written
+    doomed = [instance] + [
+        obj
+        for model in collector.data
+        if model in CRM_MODELS
+        for obj in sorted(collector.data[model], key=lambda o: o.pk)
+        if not (type(obj) is type(instance) and obj.pk == instance.pk)
+    ]
+    for obj in doomed:
+        audit_record(action="delete", instance=obj, before=snapshot(obj), case_id=_case_id_of(obj), actor=actor)
     instance.delete()
 
 
