@@ -5,7 +5,8 @@ from drf_spectacular.utils import extend_schema_field
 
 from audit.choices import ActorType, Source, action_catalogue
 from audit.models import AuditEvent
-from traf3li.api.filters import AnySubjectFormField, ChoiceInFilter, SubjectFilter
+from traf3li.api.bounds import INT8_MAX
+from traf3li.api.filters import AnySubjectFormField, ChoiceInFilter, IdFilter, MomentFilter, SubjectFilter
 from traf3li.core.subjects import subject_types
 
 ERROR_ACTOR = "Use a user id or 'system'."
@@ -18,7 +19,7 @@ class ActorFormField(forms.CharField):
             return None
         if value in (ActorType.SYSTEM, ActorType.PLATFORM):
             return value
-        if value.isdigit() and 0 < int(value) < 2**63:
+        if value.isdigit() and 0 < int(value) <= INT8_MAX:
             return int(value)
         raise forms.ValidationError(ERROR_ACTOR)
 
@@ -64,8 +65,8 @@ class EventFilters(django_filters.FilterSet):
     actor = ActorFilter(help_text="A user id, or 'system'.")
     source = ChoiceInFilter(field_name="source", choices=Source.choices, help_text="api, admin, webhook, task…")
     request_id = django_filters.CharFilter(field_name="request_id", help_text="Every event of one request.")
-    since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    since = MomentFilter(field_name="occurred_at", lookup_expr="gte")
+    until = MomentFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = AuditEvent
@@ -81,7 +82,7 @@ class AuditEventFilterSet(EventFilters):
     """Filters of ``GET /api/v1/audit/`` and of the admin."""
 
     entity_type = EntityTypeInFilter(field_name="entity_type", help_text="Comma list of subject types.")
-    case = django_filters.NumberFilter(field_name="case_id", help_text="Events that belong to this case.")
+    case = IdFilter(field_name="case_id", help_text="Events that belong to this case.")
 
     class Meta(EventFilters.Meta):
         fields = [*EventFilters.Meta.fields, "entity_type", "case"]

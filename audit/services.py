@@ -1,8 +1,10 @@
 """The one audit recording function, plus the two audited ways around append-only.
 
-Services call ``audit_record`` inside their own transaction. It appends one event to the
-firm's hash chain in a single statement: the statement takes the chain-head row lock, links the
-event to the previous one and inserts it (ADR 0004). ``audit_purge`` (retention) and
+Services call ``audit_record`` inside their own transaction. The event is built and digested at
+once, and linked to the firm's hash chain when the transaction commits: the flush reads the
+chain head under its row lock, links the transaction's events in Python and inserts them, then moves
+the head (ADR 0004, ADR 0030). The head is thus the last lock a writer takes,
+and it is held only for the flush and the COMMIT. ``audit_purge`` (retention) and
 ``audit_erase`` (GDPR) are the only code that may delete or rewrite events; each opens the
 database's bypass for its own statement only and records what it did as a new event.
 """
@@ -14,9 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time
 from decimal import Decimal
-from functools import cache
 
-from django.apps import apps
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.db.models import Q
@@ -24,6 +24,8 @@ from django.db.models import Q
 from audit import chain
 from audit.choices import ERROR_UNKNOWN_ACTION, ActorType, AuditAction, Source, action_is_registered
 from audit.models import AuditChainAnchor, AuditChainHead, AuditEvent, AuditStateSnapshot
+from traf3li.core import registries
+from traf3li.core.commit_work import commit_work_add, commit_work_register
 from traf3li.core.context import current_context
 from traf3li.core.subjects import SubjectRef, subject_of, subject_parse
 
@@ -105,41 +107,21 @@ def _actor_columns(actor) -> dict:
             "actor_role": role}  # fmt: skip
 
 
-@cache
-def _append_sql() -> str:
-    head, event = AuditChainHead._meta.db_table, AuditEvent._meta.db_table
-    at = "GREATEST(c.now, h.occurred_at)"  # never before the previous event: time follows the chain
-    # The UPDATE takes the head row lock; under READ COMMITTED a writer that waited re-reads the
-    # committed head, so it links to the event that was appended while it waited (ADR 0004).
-    return f"""
-        WITH head AS (
-            UPDATE {head} AS h
-               SET seq = h.seq + 1,
-                   occurred_at = {at},
-                   prev_hash = h.hash,
-                   hash = encode(sha256(convert_to(
-                       h.hash || '|' || (h.seq + 1)::text || '|' || {chain.TIMESTAMP_SQL.format(ts=at)}
-                       || '|' || %(body_digest)s, 'UTF8')), 'hex')
-              FROM (SELECT clock_timestamp() AS now) AS c
-             WHERE h.id = 1
-         RETURNING h.seq, h.prev_hash, h.hash, h.occurred_at
-        )
-        INSERT INTO {event} (
-            seq, prev_hash, hash, occurred_at, actor_type, actor_id, actor_name, actor_email, actor_role,
-            action, entity_type, entity_id, entity_name, case_id, changes, metadata, source, request_id,
-            payload_salt, payload_digest, erased_at
-        )
-        SELECT head.seq, head.prev_hash, head.hash, head.occurred_at, %(actor_type)s, %(actor_id)s,
-               %(actor_name)s, %(actor_email)s, %(actor_role)s, %(action)s, %(entity_type)s, %(entity_id)s,
-               %(entity_name)s, %(case_id)s, %(changes)s::jsonb, %(metadata)s::jsonb, %(source)s,
-               %(request_id)s, %(payload_salt)s, %(payload_digest)s, NULL
-          FROM head
-        RETURNING id, seq, prev_hash, hash, occurred_at
-    """
+# Chain rows per INSERT statement: 21 parameters each, well under PostgreSQL's 65,535.
+FLUSH_BATCH = 2000
+EVENT_COLUMNS = (
+    "seq", "prev_hash", "hash", "occurred_at", "actor_type", "actor_id", "actor_name", "actor_email", "actor_role",
+    "action", "entity_type", "entity_id", "entity_name", "case_id", "changes", "metadata", "source", "request_id",
+    "payload_salt", "payload_digest",
+)  # fmt: skip
 
 
 def _append(*, action: str, entity: SubjectRef, entity_name: str, changes: dict, case_id: int | None, actor):
-    """Link one event to the chain and insert it: one statement, one lock (the head row)."""
+    """Owe one event to the chain; it is linked and inserted when the transaction commits (ADR 0030).
+
+    Everything but the link is computed now, in the writer's time; the returned event gets its
+    id, seq, hashes and time when the flush runs.
+    """
     if not action_is_registered(action):
         raise ValueError(ERROR_UNKNOWN_ACTION.format(action=action))
     ctx = current_context()
@@ -164,17 +146,59 @@ def _append(*, action: str, entity: SubjectRef, entity_name: str, changes: dict,
         metadata=columns["metadata"],
     )
     columns["payload_digest"] = chain.payload_digest(columns["payload_salt"], payload)
-    body = chain.body_digest(**{key: columns[key] for key in BODY_COLUMNS})
-    params = {**columns, "changes": json.dumps(columns["changes"]), "metadata": json.dumps(columns["metadata"])}
-    with connection.cursor() as cursor:
-        cursor.execute(_append_sql(), {**params, "body_digest": body})
-        row = cursor.fetchone()
-    if row is None:
-        raise RuntimeError(ERROR_NO_HEAD.format(schema=connection.schema_name))
     event = AuditEvent(**columns)
-    event.id, event.seq, event.prev_hash, event.hash, event.occurred_at = row
-    event._state.adding, event._state.db = False, connection.alias
+    event._body_digest = chain.body_digest(**{key: columns[key] for key in BODY_COLUMNS})
+    commit_work_add(COMMIT_WORK_KEY, event)
     return event
+
+
+def _flush(events: list[AuditEvent]) -> None:
+    """Link the transaction's events to the chain and insert them: the head row is the last lock taken.
+
+    The link is computed here, in Python, from the head read under its row lock, so no
+    statement applies a function to a column (a rule Citus imposes on UPDATE). Time follows the
+    chain: never before the previous event.
+    """
+    head, table = AuditChainHead._meta.db_table, AuditEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT seq, hash, occurred_at, clock_timestamp() FROM {head} WHERE id = 1 FOR UPDATE")
+        row = cursor.fetchone()
+        if row is None:
+            raise RuntimeError(ERROR_NO_HEAD.format(schema=connection.schema_name))
+        seq, prev, last_at, now = row
+        at = max(now, last_at) if last_at is not None else now
+        for event in events:
+            seq += 1
+            event.seq, event.prev_hash, event.occurred_at = seq, prev, at
+            event.hash = prev = chain.link_hash(prev_hash=prev, seq=seq, occurred_at=at, body_digest=event._body_digest)
+        row_sql = "(" + ", ".join("%s::jsonb" if n in ("changes", "metadata") else "%s" for n in EVENT_COLUMNS) + ")"
+        ids = {}
+        for start in range(0, len(events), FLUSH_BATCH):
+            batch = events[start : start + FLUSH_BATCH]
+            params = []
+            for event in batch:
+                params += [getattr(event, name) for name in EVENT_COLUMNS[:14]]
+                params += [json.dumps(event.changes), json.dumps(event.metadata)]
+                params += [getattr(event, name) for name in EVENT_COLUMNS[16:]]
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(EVENT_COLUMNS)}) VALUES {', '.join([row_sql] * len(batch))} "
+                "RETURNING seq, id",
+                params,
+            )
+            ids.update(cursor.fetchall())
+        # After the events, so the head's guard can see the event it moves onto.
+        last = events[-1]
+        cursor.execute(
+            f"UPDATE {head} SET seq = %s, prev_hash = %s, hash = %s, occurred_at = %s WHERE id = 1",
+            [last.seq, last.prev_hash, last.hash, at],
+        )
+    for event in events:
+        event.id = ids[event.seq]
+        event._state.adding, event._state.db = False, connection.alias
+
+
+COMMIT_WORK_KEY = "audit.events"
+commit_work_register(COMMIT_WORK_KEY, rank=100, flush=_flush)  # last: the head is the hottest row
 
 
 def audit_record(
@@ -297,9 +321,9 @@ def current_clock() -> datetime:
 
 
 def legal_hold_case_ids():
-    """Cases under legal hold, as a subquery: their audit is never purged."""
-    Case = apps.get_model("crm", "Case")
-    return Case.objects.filter(legal_hold=True).values("pk")
+    """Cases under legal hold, as a subquery: their audit is never purged. The apps that own
+    cases say which are held (``traf3li.core.registries.legal_hold_register``)."""
+    return registries.legal_hold_case_ids()
 
 
 @transaction.atomic

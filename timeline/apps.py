@@ -7,11 +7,21 @@ class TimelineConfig(AppConfig):
     name = "timeline"
 
     def ready(self):
-        from timeline.hierarchy import hierarchy_register
-        from traf3li.core.subjects import SubjectRef, subject_register
+        from timeline import receivers, recorders  # noqa: F401 (importing receivers connects them: timezone changes)
+        from traf3li.core.registries import admin_index_register
+        from traf3li.core.subjects import subject_register
+        from traf3li.crm import signals as crm_signals
 
         # The audit log names entries like any other record.
         subject_register("entry", "timeline.Entry", public=False)
-        # A contact's and a case's entries also show on their client's 360° view.
-        hierarchy_register("contact", lambda contact: [SubjectRef("client", contact.client_id)])
-        hierarchy_register("case", lambda case: [SubjectRef("client", case.client_id)])
+        # What crm writes put on the timeline (crm sends, the timeline listens: crm never imports it).
+        crm_signals.record_created.connect(recorders.record_created, dispatch_uid="timeline.crm.record_created")
+        crm_signals.record_updated.connect(recorders.record_updated, dispatch_uid="timeline.crm.record_updated")
+        admin_index_register(_activity_counters)
+
+
+def _activity_counters(request) -> dict:
+    """The SLA counters (firm-wide and the signed-in user's) head the firm's admin index page."""
+    from timeline.activities.selectors import admin_index_counters
+
+    return {"activity_counters": admin_index_counters(user=request.user)}

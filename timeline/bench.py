@@ -265,7 +265,7 @@ def _drop_secondary_indexes(tables: list[str]) -> list[str]:
 def copy_rate(loader: Loader, heavy, light, users, count: int) -> float:
     """Rows per second for COPY into the fully indexed entries table (rolled back afterwards)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT max(id) FROM timeline_entry")
+        cursor.execute("SELECT coalesce(max(id), 0) FROM timeline_entry")  # 0: an empty table
         first_id = cursor.fetchone()[0] + 1_000_000
     probe = Loader(entries=count, seed=7, log=loader.log)
     rows = [row for row, _ in probe.rows(heavy[:1], light[:10], users, first_id)]

@@ -15,19 +15,14 @@ from drf_spectacular.utils import extend_schema_field
 from timeline.choices import EntryKind, EntrySource
 from timeline.models import Entry
 from timeline.rollups import firm_tz
-from traf3li.api.filters import ChoiceInFilter, SubjectFilter
+from traf3li.api.bounds import day_error, moment_error
+from traf3li.api.filters import ChoiceInFilter, IdInFilter, SubjectFilter
 
 ERROR_MOMENT = "Use an ISO-8601 date-time with an offset, or a date (YYYY-MM-DD, a whole day in the firm's timezone)."
 
 
 class CharInFilter(django_filters.BaseInFilter, django_filters.CharFilter):
     """``?status=sent,read``."""
-
-
-class IdInFilter(django_filters.BaseInFilter, django_filters.NumberFilter):
-    """``?performed_by=3,4``: whole numbers, so they compare with bigint columns as bigints."""
-
-    field_class = forms.IntegerField
 
 
 class MomentField(forms.CharField):
@@ -50,9 +45,16 @@ class MomentField(forms.CharField):
         if moment is not None:
             if moment.tzinfo is None:
                 raise forms.ValidationError(ERROR_MOMENT)
+            error = moment_error(moment)
+            if error:
+                raise forms.ValidationError(error)
             return moment
         if day is None:
             raise forms.ValidationError(ERROR_MOMENT)
+        # Checked before the day is turned into an instant or moved on by one.
+        error = day_error(day)
+        if error:
+            raise forms.ValidationError(error)
         # ``until=2026-01-31`` includes the whole of the 31st.
         if self.end_of_day:
             day += timedelta(days=1)
@@ -75,7 +77,7 @@ class EntryFilterSet(django_filters.FilterSet):
     )
     subject_type = CharInFilter(help_text="The entry's own subject type, comma-separated: 'contact,case'.")
     kind = ChoiceInFilter(choices=EntryKind.choices, help_text="Comma-separated kinds: 'call,email'.")
-    performed_by = IdInFilter(help_text="User ids, comma-separated.")
+    performed_by = IdInFilter(help_text="User ids (1 or more), comma-separated.")
     since = MomentFilter(help_text="Occurred at or after. A date means the firm-local start of that day.")
     until = MomentFilter(end_of_day=True, help_text="Occurred before. A date includes that whole firm-local day.")
     status = CharInFilter()

@@ -1,6 +1,8 @@
 """What core records put on the timeline: a new case or contact, a case's or lead's status change.
 
-``traf3li.crm.services`` calls these from its hooks, inside the record's own transaction.
+Receivers of ``traf3li.crm.signals``, connected in ``TimelineConfig.ready()``. The crm services
+send them inside the record's own transaction, so an entry is recorded (or the write rolled back)
+with the record.
 """
 
 from django.db import models
@@ -14,7 +16,7 @@ TITLE_CONTACT_ADDED = "Contact added: {name}"
 TITLE_STATUS = "Status changed from {before} to {after}"
 
 
-def record_created(instance: models.Model, *, actor=None) -> None:
+def record_created(sender, *, instance: models.Model, actor=None, **kwargs) -> None:
     if isinstance(instance, Case):
         entry_record(
             kind=EntryKind.CASE_CREATED,
@@ -42,7 +44,7 @@ def record_created(instance: models.Model, *, actor=None) -> None:
         )
 
 
-def record_updated(instance: models.Model, *, before: dict, after: dict, actor=None) -> None:
+def record_updated(sender, *, instance: models.Model, before: dict, after: dict, actor=None, **kwargs) -> None:
     if isinstance(instance, Case | Lead) and before.get("status") != after.get("status"):
         entry_record(
             kind=EntryKind.STATUS_CHANGE,
@@ -55,4 +57,4 @@ def record_updated(instance: models.Model, *, before: dict, after: dict, actor=N
         )
     if isinstance(instance, Case | Contact) and before.get("client_id") != after.get("client_id"):
         # The record moved to another client: its history moves with it.
-        entry_relink_subject(subject=instance)
+        entry_relink_subject(subject=instance, before=before)

@@ -2,8 +2,9 @@
 
 Each live entry counts in four rows: its firm-local day and month, each once for its performer and
 once for everybody (``StatRollup.ALL``), with the count and sum of known durations. Writers pass
-signed deltas; readers add whole months, whole days, and aggregate the partial days at the edges
-of a range directly, so the result always equals a direct aggregate (a test proves it).
+signed deltas, written at the transaction's commit (ADR 0030); readers add whole months, whole
+days, and aggregate the partial days at the edges of a range directly, so the result always
+equals a direct aggregate (a test proves it).
 ``rollup_rebuild`` recomputes everything (after a firm changes its timezone, or to repair).
 """
 
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from timeline.models import StatRollup
+from traf3li.core.commit_work import commit_work_add, commit_work_discard, commit_work_register
 
 DAY, MONTH = StatRollup.Span.DAY, StatRollup.Span.MONTH
 TABLE = StatRollup._meta.db_table
@@ -64,35 +66,62 @@ class RollupDeltas:
                     row[2] += sign * entry.duration_seconds
 
     def apply(self) -> None:
-        rows = sorted((key, value) for key, value in self.rows.items() if any(value))
+        """Owe these deltas to the transaction's commit, where all of its deltas are written at once."""
+        rows = {key: value for key, value in self.rows.items() if any(value)}
         self.rows.clear()
-        if not rows:
-            return
-        # Sorted keys: two transactions touching the same rows lock them in the same order.
-        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
-        params = [item for key, value in rows for item in (*key, *value)]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                INSERT INTO {TABLE} (span, performer_id, day, kind, subject_type, count, duration_count,
-                                     duration_seconds)
-                VALUES {values}
-                ON CONFLICT (span, performer_id, day, kind, subject_type) DO UPDATE SET
-                    count = {TABLE}.count + EXCLUDED.count,
-                    duration_count = {TABLE}.duration_count + EXCLUDED.duration_count,
-                    duration_seconds = {TABLE}.duration_seconds + EXCLUDED.duration_seconds
-                """,
-                params,
-            )
+        if rows:
+            commit_work_add(COMMIT_WORK_KEY, rows)
+
+
+def _flush(owed: list[dict]) -> None:
+    """Write a transaction's rollup deltas: one statement, rows in key order (ADR 0030).
+
+    Every transaction locks the rollup rows it changes in the same (sorted) order, right before
+    the audit head and its COMMIT, so two writers can't wait on each other's rows in a cycle.
+    """
+    merged: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for rows in owed:
+        for key, value in rows.items():
+            total = merged[key]
+            for i in range(3):
+                total[i] += value[i]
+    rows = sorted((key, value) for key, value in merged.items() if any(value))
+    if not rows:
+        return
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+    params = [item for key, value in rows for item in (*key, *value)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {TABLE} (span, performer_id, day, kind, subject_type, count, duration_count,
+                                 duration_seconds)
+            VALUES {values}
+            ON CONFLICT (span, performer_id, day, kind, subject_type) DO UPDATE SET
+                count = {TABLE}.count + EXCLUDED.count,
+                duration_count = {TABLE}.duration_count + EXCLUDED.duration_count,
+                duration_seconds = {TABLE}.duration_seconds + EXCLUDED.duration_seconds
+            """,
+            params,
+        )
+
+
+COMMIT_WORK_KEY = "timeline.rollups"
+commit_work_register(COMMIT_WORK_KEY, rank=10, flush=_flush)  # before the audit head (rank 100)
 
 
 @transaction.atomic
-def rollup_rebuild() -> int:
-    """Recompute every rollup row from the live entries; returns the number of rows written."""
+def rollup_rebuild(tz: zoneinfo.ZoneInfo | None = None) -> int:
+    """Recompute every rollup row from the live entries; returns the number of rows written.
+
+    ``tz`` cuts the days (the current firm's timezone by default). A timezone change passes the new
+    one: the connection's tenant may be a copy loaded before the change.
+    """
     local_day = "(occurred_at AT TIME ZONE %(tz)s)::date"
     with connection.cursor() as cursor:
         # Writers upsert rollups in their own transactions; make them wait instead of racing.
         cursor.execute(f"LOCK TABLE {TABLE} IN EXCLUSIVE MODE")
+        # This transaction's own entries are counted below: the deltas it owes would count them twice.
+        commit_work_discard(COMMIT_WORK_KEY)
         cursor.execute(f"DELETE FROM {TABLE}")
         cursor.execute(
             f"""
@@ -111,7 +140,7 @@ def rollup_rebuild() -> int:
             FROM spans, LATERAL (VALUES (performer_id), (%(all)s)) AS w(who)
             GROUP BY span, who, day, kind, subject_type
             """,
-            {"tz": str(firm_tz()), "all": StatRollup.ALL},
+            {"tz": str(tz or firm_tz()), "all": StatRollup.ALL},
         )
         return cursor.rowcount
 

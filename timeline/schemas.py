@@ -15,17 +15,20 @@ from decimal import Decimal, InvalidOperation
 from django.utils.dateparse import parse_date, parse_datetime
 
 from timeline.choices import EntryKind
+from traf3li.api.bounds import INT4_MAX, INT8_MAX, day_error, moment_error
 
 ERROR_NOT_OBJECT = "The payload must be a JSON object."
 ERROR_UNKNOWN_KEY = "Unknown field for kind '{kind}'. Allowed: {allowed}."
 ERROR_STRING = "Must be a string."
 ERROR_INTEGER = "Must be a whole number."
 ERROR_NEGATIVE = "Must be zero or more."
+ERROR_TOO_BIG = "At most {max}."
 ERROR_BOOLEAN = "Must be true or false."
 ERROR_CHOICE = "Must be one of: {choices}."
 ERROR_DATETIME = "Must be an ISO-8601 date-time with an offset."
 ERROR_DATE = "Must be a date, YYYY-MM-DD."
 ERROR_DECIMAL = 'Must be a decimal number written as a string, e.g. "150.00".'
+ERROR_DECIMAL_RANGE = "At most {digits} digits before the decimal point and {places} after."
 ERROR_LIST = "Must be a list."
 ERROR_URL = "Must be an http(s) URL."
 ERROR_TOO_LONG = "At most {max} characters."
@@ -33,6 +36,9 @@ ERROR_SUBJECT = "Must be a subject like 'contact:5'."
 ERROR_NUL = "Must not contain NUL characters."
 
 MAX_TEXT = 100_000
+# Money as a NUMERIC(21, 6) holds it: any amount in any currency (three-decimal dinars too), and
+# nothing like "1e999" that no column or sum downstream could take.
+DECIMAL_DIGITS, DECIMAL_PLACES = 15, 6
 _URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
 _SUBJECT = re.compile(r"^[a-z_]+:\d+$")
 
@@ -52,6 +58,8 @@ class Field:
     type: str  # str | text | int | bool | datetime | date | decimal | url | subject | list | object
     choices: tuple[str, ...] = ()
     minimum: int | None = None
+    # What the number's column (or any column it may be copied to) holds: ids are bigints.
+    maximum: int = INT8_MAX
     items: Field | None = None  # for lists
     schema: dict[str, Field] = field(default_factory=dict)  # for objects
     searchable: bool = False
@@ -96,6 +104,8 @@ class Field:
             return self._error(errors, path, ERROR_INTEGER)
         if self.minimum is not None and value < self.minimum:
             return self._error(errors, path, ERROR_NEGATIVE)
+        if value > self.maximum:
+            return self._error(errors, path, ERROR_TOO_BIG.format(max=self.maximum))
         return value
 
     def _clean_bool(self, value, path, errors):
@@ -104,9 +114,15 @@ class Field:
         return value
 
     def _clean_datetime(self, value, path, errors):
-        parsed = parse_datetime(value) if isinstance(value, str) else None
+        try:
+            parsed = parse_datetime(value) if isinstance(value, str) else None
+        except ValueError:  # well-formed but no such moment: 30 February, hour 24
+            parsed = None
         if parsed is None or parsed.tzinfo is None:
             return self._error(errors, path, ERROR_DATETIME)
+        error = moment_error(parsed)
+        if error:
+            return self._error(errors, path, error)
         return value
 
     def _clean_date(self, value, path, errors):
@@ -116,6 +132,9 @@ class Field:
             parsed = None
         if not isinstance(parsed, date):
             return self._error(errors, path, ERROR_DATE)
+        error = day_error(parsed)
+        if error:
+            return self._error(errors, path, error)
         return value
 
     def _clean_decimal(self, value, path, errors):
@@ -128,6 +147,8 @@ class Field:
             return self._error(errors, path, ERROR_DECIMAL)
         if not number.is_finite():
             return self._error(errors, path, ERROR_DECIMAL)
+        if (number and number.adjusted() >= DECIMAL_DIGITS) or number.as_tuple().exponent < -DECIMAL_PLACES:
+            return self._error(errors, path, ERROR_DECIMAL_RANGE.format(digits=DECIMAL_DIGITS, places=DECIMAL_PLACES))
         return str(number)
 
     def _clean_list(self, value, path, errors):
@@ -188,7 +209,7 @@ MESSAGE = {
 SCHEMAS: dict[str, dict[str, Field]] = {
     EntryKind.CALL: {
         "direction": DIRECTION,
-        "duration_seconds": Field("int", minimum=0),
+        "duration_seconds": Field("int", minimum=0, maximum=INT4_MAX),  # Entry.duration_seconds is int4
         "outcome": Field("str", choices=CALL_OUTCOMES),
         "recording_url": Field("url"),
         "transcription": _text(),
@@ -212,7 +233,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "meeting_type": Field("str", choices=MEETING_TYPES),
         "scheduled_start": Field("datetime"),
         "actual_start": Field("datetime"),
-        "actual_duration_minutes": Field("int", minimum=0),
+        "actual_duration_minutes": Field("int", minimum=0, maximum=INT4_MAX // 60),  # stored as seconds
         "participants": Field(
             "list", items=Field("object", schema={"subject": Field("subject"), "attended": Field("bool")})
         ),
@@ -240,7 +261,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "url": Field("url"),
         "mime_type": Field("str"),
         "size_bytes": Field("int", minimum=0),
-        "version": Field("int", minimum=1),
+        "version": Field("int", minimum=1, maximum=INT4_MAX),
     },
     EntryKind.STATUS_CHANGE: {
         "field": Field("str"),

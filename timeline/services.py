@@ -2,9 +2,11 @@
 own transaction; each write keeps the 360° links and the daily rollups in step and is audited.
 """
 
+import copy
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
+from itertools import islice
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -13,12 +15,12 @@ from django.utils import timezone
 
 from audit.services import audit_record, snapshot
 from timeline.choices import EntryKind, EntrySource
-from timeline.hierarchy import hierarchy_ancestors
 from timeline.models import Entry, EntryLink
 from timeline.rollups import RollupDeltas, firm_tz
 from timeline.schemas import PayloadError, payload_duration_seconds, payload_validate
 from traf3li.api.exceptions import TransitionError
 from traf3li.core.context import current_context
+from traf3li.core.registries import case_of, hierarchy_ancestors, hierarchy_registered, hierarchy_types
 from traf3li.core.subjects import SubjectError, SubjectRef, subject_display_name, subject_model, subject_of
 
 ERROR_KIND = "Unknown kind '{kind}'. Known kinds: {known}."
@@ -27,6 +29,11 @@ ERROR_TITLE = "A title is required."
 ERROR_NAIVE = "occurred_at must carry a timezone offset."
 ERROR_DELETED = "This entry is deleted; restore it first."
 ERROR_NOT_EDITABLE = "'{field}' can't be changed."
+ERROR_RECORDED_DELETED = (
+    "This source and external_id name entry {activity_id}, which was deleted; restore it instead of recording it again."
+)
+RELINK_FIELDS = ("id", "occurred_at", "subject_type", "subject_id", "related")
+IMPORT_CHUNK = 1000  # entries per transaction of entry_import: about 20,000 statement parameters
 # ACT-YYYYMM-NNNNNN from the sequence number n: six digits at least, more past a million.
 ACTIVITY_ID_SQL = "'ACT-' || %s || '-' || lpad(n::text, greatest(6, length(n::text)), '0')"
 # Fields ``entry_update`` may change; source, external_id and activity_id identify the entry.
@@ -79,22 +86,10 @@ def _activity_month() -> str:
     return f"{timezone.now().astimezone(firm_tz()):%Y%m}"
 
 
-def _next_activity_ids(count: int) -> list[str]:
-    # A sequence in the firm's schema: never handed out twice, even to concurrent transactions,
-    # and never rolled back (gaps are fine, reuse is not). ADR 0010.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {ACTIVITY_ID_SQL} FROM (SELECT nextval('timeline_activity_seq') AS n "
-            "FROM generate_series(1, %s)) AS seq",
-            [_activity_month(), count],
-        )
-        return [row[0] for row in cursor.fetchall()]
-
-
 def _case_id(entry: Entry) -> int | None:
-    if entry.subject_type == "case":
-        return entry.subject_id
-    return next((r["id"] for r in entry.related if r.get("type") == "case"), None)
+    """The case of the entry's subject, else of the first related subject that has one (the registry's say)."""
+    refs = [SubjectRef(entry.subject_type, entry.subject_id), *(SubjectRef(r["type"], r["id"]) for r in entry.related)]
+    return next((case for ref in refs if (case := case_of(ref)) is not None), None)
 
 
 def _validate_common(*, kind: str, title: str, source: str, occurred_at: datetime | None) -> None:
@@ -111,32 +106,64 @@ def _validate_common(*, kind: str, title: str, source: str, occurred_at: datetim
         raise ValidationError(errors)
 
 
-def _insert_unless_recorded(entry: Entry) -> bool:
-    """Insert ``entry`` unless its (source, external_id) is stored; False when it already was.
+def _entry_fields() -> list:
+    return [f for f in Entry._meta.concrete_fields if not f.primary_key and f.name != "activity_id"]
 
-    One statement, no savepoint: ON CONFLICT DO NOTHING makes a concurrent duplicate wait for the
-    first writer, then insert nothing. The activity id's number comes from the same statement.
+
+def _insert_entries(rows: list[tuple[Entry, set[tuple[str, int]]]]) -> list[tuple[Entry, set[tuple[str, int]]]]:
+    """Insert entries with their 360° links in one statement; returns the pairs that were inserted.
+
+    ON CONFLICT DO NOTHING skips an entry whose (source, external_id) is stored, and makes a
+    concurrent duplicate wait for the first writer, then insert nothing: no savepoint, no error.
+    Rows go in in the order given; callers sort them by (source, external_id), so two imports
+    that overlap wait on each other's keys in one order and can't deadlock. Activity ids come from
+    the sequence in the same statement (ADR 0010; a skipped entry leaves a gap, never a reuse).
     """
-    fields = [f for f in Entry._meta.concrete_fields if not f.primary_key and f.name != "activity_id"]
-    values = [f.get_db_prep_save(f.pre_save(entry, add=True), connection) for f in fields]
+    fields = _entry_fields()
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
+    names = ", ".join(f"c{i}" for i in range(len(fields)))
+    row_sql = "(%s::int, " + ", ".join(f"%s::{f.db_type(connection).split('(')[0]}" for f in fields) + ")"
+    entry_params, link_values, link_params = [], [], []
+    for position, (entry, keys) in enumerate(rows):
+        entry_params += [position, *(f.get_db_prep_save(f.pre_save(entry, add=True), connection) for f in fields)]
+        for subject_type, subject_id in sorted(keys):
+            link_values.append("(%s::int, %s, %s::bigint)")
+            link_params += [position, subject_type, subject_id]
+    links = ""
+    if link_values:
+        links = f""", links AS (
+            INSERT INTO {EntryLink._meta.db_table} (entry_id, subject_type, subject_id, occurred_at)
+            SELECT k.id, l.subject_type, l.subject_id, k.occurred_at
+              FROM keyed k JOIN (VALUES {", ".join(link_values)}) AS l(position, subject_type, subject_id)
+                ON l.position = k.position
+        )"""
+    sql = f"""
+        WITH input AS MATERIALIZED (
+            SELECT {ACTIVITY_ID_SQL} AS activity_id, numbered.*
+              FROM (SELECT nextval('timeline_activity_seq') AS n, v.*
+                      FROM (VALUES {", ".join([row_sql] * len(rows))}) AS v(position, {names})
+                     ORDER BY v.position) AS numbered
+        ), inserted AS (
             INSERT INTO {Entry._meta.db_table} (activity_id, {columns})
-            SELECT {ACTIVITY_ID_SQL}, {", ".join(["%s"] * len(values))}
-            FROM (SELECT nextval('timeline_activity_seq') AS n) AS seq
+            SELECT activity_id, {names} FROM input ORDER BY position
             ON CONFLICT (source, external_id) WHERE external_id IS NOT NULL DO NOTHING
-            RETURNING id, activity_id
-            """,
-            [_activity_month(), *values],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    entry.pk, entry.activity_id = row
-    entry._state.adding, entry._state.db = False, connection.alias
-    return True
+            RETURNING id, activity_id, occurred_at
+        ), keyed AS (
+            -- RETURNING can't name an input column: the activity id finds each row's position.
+            SELECT i.id, i.activity_id, i.occurred_at, p.position FROM inserted i JOIN input p USING (activity_id)
+        ){links}
+        SELECT position, id, activity_id FROM keyed
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_activity_month(), *entry_params, *link_params])
+        stored = {position: (pk, activity_id) for position, pk, activity_id in cursor.fetchall()}
+    inserted = []
+    for position, (entry, keys) in enumerate(rows):
+        if position in stored:
+            entry.pk, entry.activity_id = stored[position]
+            entry._state.adding, entry._state.db = False, connection.alias
+            inserted.append((entry, keys))
+    return inserted
 
 
 def _build(
@@ -152,8 +179,8 @@ def _build(
     source: str = "system",
     external_id: str | None = None,
     payload: dict | None = None,
-) -> tuple[Entry, set[tuple[str, int]]]:
-    """A validated, unsaved entry (no activity id yet) and the subjects whose views it belongs on."""
+) -> tuple[Entry, list[tuple[SubjectRef, models.Model]]]:
+    """A validated, unsaved entry (no activity id yet) and its subjects, each with its instance."""
     _validate_common(kind=kind, title=title, source=source, occurred_at=occurred_at)
     payload = entry_clean_payload(kind, payload)
     subject_ref = subject_of(subject)
@@ -176,22 +203,58 @@ def _build(
         payload=payload,
         duration_seconds=payload_duration_seconds(kind, payload),
     )
-    return entry, _link_keys([(subject_ref, subject), *related_pairs])
+    return entry, [(subject_ref, subject), *related_pairs]
 
 
-def _bookkeep(entries: list[Entry], links: list[set[tuple[str, int]]], actor) -> None:
-    """What follows every insert: 360° links, rollups and one audit event per entry."""
-    EntryLink.objects.bulk_create(
-        EntryLink(entry=entry, subject_type=t, subject_id=i, occurred_at=entry.occurred_at)
-        for entry, keys in zip(entries, links, strict=True)
-        for t, i in sorted(keys)
-    )
+def _links_locked(built: list[tuple[Entry, list]]) -> list[tuple[Entry, set[tuple[str, int]]]]:
+    """Each entry with its link keys, computed from its subjects re-read under FOR SHARE.
+
+    A record whose parents go into the links (a contact's client) is read again, locked FOR
+    SHARE, one query per model, in id order. A concurrent move of it (``record_update`` locks it
+    FOR UPDATE, then relinks) therefore either commits first, and the links name the new parent,
+    or waits for this transaction, and its relink sees this entry. Many recorders share the lock.
+    """
+    wanted = defaultdict(set)
+    for _, pairs in built:
+        for ref, instance in pairs:
+            if hierarchy_registered(ref.type) and instance is not None:
+                wanted[type(instance)].add(instance.pk)
+    fresh = {}
+    for model, ids in wanted.items():
+        query = model._default_manager.filter(pk__in=sorted(ids)).order_by("pk")
+        sql, params = query.query.sql_with_params()
+        for instance in model._default_manager.raw(f"{sql} FOR SHARE", params):
+            fresh[(model, instance.pk)] = instance
+
+    def current(obj):
+        return fresh.get((type(obj), obj.pk), obj) if obj is not None else None
+
+    return [(entry, _link_keys((ref, current(obj)) for ref, obj in pairs)) for entry, pairs in built]
+
+
+def batched(items: Iterable, size: int):
+    """``itertools.batched`` of Python 3.12: lists of ``size`` items, the last one shorter."""
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _bookkeep(entries: list[Entry], actor) -> None:
+    """What follows every insert: rollups and one audit event per entry, both owed to the commit."""
     deltas = RollupDeltas()
     for entry in entries:
         deltas.add_entry(entry, +1)
     deltas.apply()
     for entry in entries:
         audit_record(action="create", instance=entry, after=snapshot(entry), case_id=_case_id(entry), actor=actor)
+
+
+class EntryDeletedError(TransitionError):
+    """The (source, external_id) names an entry a user deleted: recording it again is a 409, not a 201."""
+
+    def __init__(self, entry: Entry):
+        self.entry = entry
+        super().__init__(ERROR_RECORDED_DELETED.format(activity_id=entry.activity_id))
 
 
 @transaction.atomic
@@ -210,8 +273,12 @@ def entry_record(
     payload: dict | None = None,
     actor=None,
 ) -> Entry:
-    """Record one entry; a second call with the same (source, external_id) returns the first entry."""
-    entry, links = _build(
+    """Record one entry; a second call with the same (source, external_id) returns the first entry.
+
+    If that first entry was deleted, raises ``EntryDeletedError`` (409): the replay is refused,
+    never resurrected nor answered with a document that isn't stored (ADR 0030).
+    """
+    built = _build(
         kind=kind,
         subject=subject,
         title=title,
@@ -224,37 +291,50 @@ def entry_record(
         external_id=external_id,
         payload=payload,
     )
-    if not _insert_unless_recorded(entry):
-        return Entry.objects.get(source=source, external_id=entry.external_id)
-    _bookkeep([entry], [links], actor)
-    return entry
+    built = _links_locked([built])[0]
+    if not _insert_entries([built]):
+        stored = Entry.objects.get(source=source, external_id=built[0].external_id)
+        if stored.deleted_at is not None:
+            raise EntryDeletedError(stored)
+        return stored
+    _bookkeep([built[0]], actor)
+    return built[0]
+
+
+def entry_import(*, items: Iterable[dict], actor=None, chunk_size: int = IMPORT_CHUNK) -> int:
+    """Record many entries (imports, the demo) with entry_record's checks and bookkeeping, in chunks.
+
+    Streams ``items`` (any iterable; a generator keeps memory bounded): each chunk of
+    ``chunk_size`` is one transaction with one statement for its entries and links, one for its
+    rollups and one per 2,000 audit events. Items whose (source, external_id) is stored, or
+    repeated, are skipped, also against a concurrent import of the same ids (it waits, then skips).
+    A failed import leaves its earlier chunks stored: run it again and it resumes. Inside an outer
+    transaction, the chunks' audit events wait for that transaction's commit. Returns how many
+    entries were stored.
+    """
+    stored = 0
+    for chunk in batched(items, chunk_size):
+        stored += _import_chunk(chunk, actor)
+    return stored
 
 
 @transaction.atomic
-def entry_import(*, items: Iterable[dict], actor=None) -> list[Entry]:
-    """Record many entries at once (imports, the demo): entry_record's checks and bookkeeping with
-    one round trip per table rather than per entry. Items whose (source, external_id) is already
-    stored are skipped; unlike entry_record, a concurrent import of the same ids fails instead.
-    """
-    built = [_build(**item) for item in items]
-    keys = {(e.source, e.external_id) for e, _ in built if e.external_id is not None}
-    if keys:
-        stored = set(Entry.objects.filter(external_id__in={k[1] for k in keys}).values_list("source", "external_id"))
-        seen = set(stored)
-        fresh = []
-        for entry, links in built:
-            key = (entry.source, entry.external_id)
-            if entry.external_id is None or key not in seen:
-                seen.add(key)
-                fresh.append((entry, links))
-        built = fresh
-    if not built:
-        return []
-    for (entry, _), activity_id in zip(built, _next_activity_ids(len(built)), strict=True):
-        entry.activity_id = activity_id
-    entries = Entry.objects.bulk_create([entry for entry, _ in built], batch_size=1000)
-    _bookkeep(entries, [links for _, links in built], actor)
-    return entries
+def _import_chunk(items: Iterable[dict], actor) -> int:
+    built, seen = [], set()
+    for item in items:
+        entry, pairs = _build(**item)
+        key = (entry.source, entry.external_id)
+        if entry.external_id is not None:
+            if key in seen:
+                continue
+            seen.add(key)
+        built.append((entry, pairs))
+    built = _links_locked(built)
+    # Keyed rows first, in key order: the lock order of ON CONFLICT's waits.
+    built.sort(key=lambda pair: (pair[0].external_id is None, pair[0].source, pair[0].external_id or ""))
+    inserted = _insert_entries(built) if built else []
+    _bookkeep([entry for entry, _ in inserted], actor)
+    return len(inserted)
 
 
 def _resolve_refs(refs: Iterable[tuple[str, int]]) -> dict[tuple[str, int], models.Model]:
@@ -290,21 +370,90 @@ def _relink(entries: list[Entry]) -> None:
     EntryLink.objects.bulk_create(rows)
 
 
-def entry_relink_subject(*, subject: models.Model) -> int:
-    """After a record moves (a contact or case to another client), move its entries' 360° links too."""
+def entry_relink_subject(*, subject: models.Model, before: dict | None = None) -> int:
+    """After a record moves (a contact or case to another client), move its entries' 360° links too.
+
+    ``before`` is the record's snapshot before the move. With it, the move is one set-based
+    statement however many entries the record has: it locks the entries in id order, adds the
+    new parents' links and drops the old parents' ones that nothing else on the entry justifies.
+    Only entries with another subject that has parents of its own (a call about a contact and a
+    case) are recomputed one by one. Without ``before``, every entry is recomputed. Returns how
+    many entries the record has.
+    """
     ref = subject_of(subject)
-    entries = list(
-        Entry.objects.live()
-        .filter(links__subject_type=ref.type, links__subject_id=ref.id)
-        .only("id", "occurred_at", "subject_type", "subject_id", "related")
-    )
-    if entries:
-        _relink(entries)
-    return len(entries)
+    if before is None:
+        entries = list(
+            Entry.objects.live()
+            .filter(links__subject_type=ref.type, links__subject_id=ref.id)
+            .order_by("pk")
+            .select_for_update(no_key=True, of=("self",))
+            .only(*RELINK_FIELDS)
+        )
+        if entries:
+            _relink(entries)
+        return len(entries)
+    old = copy.copy(subject)
+    for attname, value in before.items():
+        setattr(old, attname, value)
+    new_parents = {(p.type, p.id) for p in hierarchy_ancestors(ref.type, subject)}
+    old_parents = {(p.type, p.id) for p in hierarchy_ancestors(ref.type, old)} - new_parents
+    entry, link = Entry._meta.db_table, EntryLink._meta.db_table
+    params = {
+        "type": ref.type,
+        "id": ref.id,
+        "hierarchical": hierarchy_types(),
+        "old_types": [t for t, _ in sorted(old_parents)],
+        "old_ids": [i for _, i in sorted(old_parents)],
+        "new_types": [t for t, _ in sorted(new_parents)],
+        "new_ids": [i for _, i in sorted(new_parents)],
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH affected AS MATERIALIZED (
+                SELECT e.id, e.occurred_at, e.subject_type, e.subject_id, e.related
+                  FROM {entry} e
+                 WHERE e.deleted_at IS NULL
+                   AND e.id IN (SELECT entry_id FROM {link} WHERE subject_type = %(type)s AND subject_id = %(id)s)
+                 ORDER BY e.id
+                   FOR NO KEY UPDATE
+            ), old_parent AS (
+                SELECT * FROM unnest(%(old_types)s::text[], %(old_ids)s::bigint[]) AS p(subject_type, subject_id)
+            ), new_parent AS (
+                SELECT * FROM unnest(%(new_types)s::text[], %(new_ids)s::bigint[]) AS p(subject_type, subject_id)
+            ), gone AS (
+                DELETE FROM {link} l USING affected a, old_parent p
+                 WHERE l.entry_id = a.id AND l.subject_type = p.subject_type AND l.subject_id = p.subject_id
+                   -- the old parent stays where the entry names it itself
+                   AND NOT (a.subject_type = p.subject_type AND a.subject_id = p.subject_id)
+                   AND NOT a.related @> jsonb_build_array(
+                       jsonb_build_object('type', p.subject_type, 'id', p.subject_id))
+                RETURNING 1
+            ), added AS (
+                INSERT INTO {link} (entry_id, subject_type, subject_id, occurred_at)
+                SELECT a.id, p.subject_type, p.subject_id, a.occurred_at FROM affected a, new_parent p
+                    ON CONFLICT (entry_id, subject_type, subject_id) DO NOTHING
+                RETURNING 1
+            )
+            SELECT a.id,
+                   -- another subject with parents of its own may justify an old parent: recompute those
+                   (a.subject_type = ANY(%(hierarchical)s) AND (a.subject_type, a.subject_id) <> (%(type)s, %(id)s))
+                   OR EXISTS (SELECT 1 FROM jsonb_array_elements(a.related) r
+                               WHERE r->>'type' = ANY(%(hierarchical)s)
+                                 AND (r->>'type', (r->>'id')::bigint) <> (%(type)s, %(id)s))
+              FROM affected a, (SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM added)) AS done(n)
+            """,
+            params,
+        )
+        rows = cursor.fetchall()
+    tangled = [pk for pk, other in rows if other]
+    if tangled:
+        _relink(list(Entry.objects.filter(pk__in=tangled).order_by("pk").only(*RELINK_FIELDS)))
+    return len(rows)
 
 
 def _locked(entry: Entry) -> Entry:
-    return Entry.objects.select_for_update().get(pk=entry.pk)
+    return Entry.objects.select_for_update(no_key=True).get(pk=entry.pk)
 
 
 @transaction.atomic

@@ -19,7 +19,7 @@ def database_from_url(url: str) -> dict:
         key, _, value = part.partition("=")
         options[key] = unquote(value)
     return {
-        "ENGINE": "django_tenants.postgresql_backend",
+        "ENGINE": "traf3li.core.postgresql",  # django-tenants' backend plus commit-time work (ADR 0030)
         "NAME": unquote(parsed.path.lstrip("/")) or "traf3li",
         "USER": unquote(parsed.username or "postgres"),
         "PASSWORD": unquote(parsed.password or ""),
@@ -91,6 +91,9 @@ PUBLIC_SCHEMA_NAME = "public"
 PUBLIC_SCHEMA_URLCONF = "traf3li.urls_public"
 ROOT_URLCONF = "traf3li.urls_tenant"
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
+# SET search_path only when the schema changes, not before every statement: the backend forgets
+# the cached path on ROLLBACK, ROLLBACK TO SAVEPOINT and close, the cases where PostgreSQL drops it.
+TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
     "django_tenants.middleware.main.TenantMainMiddleware",
@@ -147,6 +150,8 @@ CACHES = {
 }
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Seconds per blocking SMTP operation: without it a hung mail server hangs the reminder worker forever.
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Traf3li <no-reply@traf3li.local>")
 
 REST_FRAMEWORK = {
@@ -155,6 +160,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "traf3li.api.parsers.JSONParser",  # DRF's, with a nesting limit
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "traf3li.api.pagination.KeysetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

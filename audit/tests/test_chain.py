@@ -268,39 +268,49 @@ def test_the_erase_bypass_cannot_touch_what_the_hash_covers(in_firm_a):
             )
 
 
-def test_two_writers_block_each_other_and_link_in_order(scratch_firm):
-    """The second writer waits for the first one's commit, then links to its event."""
-    holding, release, errors, first = threading.Event(), threading.Event(), [], {}
+def test_an_open_writer_blocks_nobody_and_the_chain_follows_commit_order(scratch_firm):
+    """The head is taken at commit (ADR 0030): a long transaction holds no firm-wide lock."""
+    holding, release, errors, made = threading.Event(), threading.Event(), [], {}
 
-    def first_writer():
-        try:
-            connection.set_tenant(scratch_firm)  # this thread's own connection
-            with transaction.atomic():
-                first["org"] = organizations("Lock holder")[0]
+    def on_own_connection(target):
+        def run():
+            try:
+                connection.set_tenant(scratch_firm)  # this thread's own connection, really committing
+                target()
+            except Exception as exc:  # surfaced below
+                errors.append(exc)
                 holding.set()
-                release.wait(timeout=30)
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-            holding.set()
-        finally:
-            connection.close()
+            finally:
+                connection.close()
 
-    thread = threading.Thread(target=first_writer)
-    thread.start()
-    try:
-        assert holding.wait(timeout=30)
-        # when a second connection appends while the first holds the chain head
-        with pytest.raises(OperationalError, match="lock timeout"), transaction.atomic():
+        return threading.Thread(target=run)
+
+    def long_writer():
+        with transaction.atomic():
+            made["long"] = organizations("Long transaction")[0]
+            holding.set()
+            assert release.wait(timeout=30)
+
+    def quick_writer():
+        with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL lock_timeout = '200ms'")
-            organizations("Blocked")
+            made["quick"] = organizations("Not blocked")[0]
+
+    long = on_own_connection(long_writer)
+    long.start()
+    try:
+        assert holding.wait(timeout=30)
+        # when a second connection appends and commits while the first's transaction is open
+        quick = on_own_connection(quick_writer)
+        quick.start()
+        quick.join(timeout=30)
     finally:
         release.set()
-        thread.join(timeout=30)
+        long.join(timeout=30)
     assert errors == []
-    # then, once the first committed, the second links to the first's event
-    second = organizations("After the lock")[0]
-    a, b = event_of(first["org"]), event_of(second)
+    # then the first, committed later, links to the second's event
+    a, b = event_of(made["quick"]), event_of(made["long"])
     assert b.seq == a.seq + 1 and b.prev_hash == a.hash
 
 

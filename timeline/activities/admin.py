@@ -15,6 +15,18 @@ ERROR_SUBJECT_MISSING = "No such record."
 ADMIN_FEEDBACK = "Completed from the admin."
 
 
+HOLIDAY_FIELDS = ("date", "name")
+
+
+def changed_values(form) -> dict:
+    """The fields this form changed, as cleaned: a service applies them to the locked row and nothing else.
+
+    The form has already copied every field onto its instance, so saving that instance would write
+    back whatever it read, over what another transaction committed since.
+    """
+    return {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+
+
 class DueFilter(admin.SimpleListFilter):
     """Overdue, today and planned by the firm's today; done and cancelled by state."""
 
@@ -114,10 +126,10 @@ class ActivityAdmin(admin.ModelAdmin):
                 services.activity_reassign(activity=obj, assignee=data["assignee"], actor=request.user)
         except TransitionError as exc:
             self.message_user(request, str(exc), messages.ERROR)
-        if {"summary", "note"} & set(form.changed_data):
-            services.activity_update(
-                activity=obj, data={"summary": data["summary"], "note": data["note"]}, actor=request.user
-            )
+        # Only what this form changed: the other field may have been edited since the page was read.
+        edits = {name: data[name] for name in ("summary", "note") if name in form.changed_data}
+        if edits:
+            services.activity_update(activity=obj, data=edits, actor=request.user)
 
     def has_delete_permission(self, request, obj=None):
         return False  # history is kept: cancel instead
@@ -158,7 +170,7 @@ class ActivityTypeAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            services.activity_type_update(instance=obj, data={}, actor=request.user)
+            services.activity_type_update(instance=obj, data=changed_values(form), actor=request.user)
         else:
             services.activity_type_create(instance=obj, actor=request.user)
 
@@ -205,21 +217,37 @@ class WorkingCalendarAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        services.working_calendar_save(calendar=obj, actor=request.user)
+        data = changed_values(form) if change else None
+        services.working_calendar_save(calendar=obj, data=data, actor=request.user)
 
     def save_formset(self, request, form, formset, change):
         holidays = formset.save(commit=False)
+        changed = {holiday.pk: names for holiday, names in formset.changed_objects}
         for holiday in formset.deleted_objects:
             services.holiday_delete(holiday=holiday, actor=request.user)
         for holiday in holidays:
-            services.holiday_save(holiday=holiday, actor=request.user)
+            if holiday.pk is None:
+                services.holiday_save(holiday=holiday, actor=request.user)
+            else:
+                data = {name: getattr(holiday, name) for name in changed.get(holiday.pk, ()) if name in HOLIDAY_FIELDS}
+                services.holiday_save(holiday=holiday, data=data, actor=request.user)
 
 
 @admin.register(Reminder, site=firm_admin)
 class ReminderAdmin(admin.ModelAdmin):
     """Read-only: operators see what was sent and what keeps failing (and why)."""
 
-    list_display = ["activity", "deadline", "bucket", "state", "attempts", "next_attempt_at", "sent_at", "last_error"]
+    list_display = [
+        "activity",
+        "deadline",
+        "bucket",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "claimed_at",
+        "sent_at",
+        "last_error",
+    ]
     list_filter = ["state", "bucket"]
     list_select_related = ["activity__type"]
 

@@ -37,6 +37,8 @@ class ReminderBucket(models.TextChoices):
 
 class ReminderState(models.TextChoices):
     PENDING = "pending", "Pending"
+    # Claimed by a worker that is talking to the mail server; taken again if its lease expires.
+    SENDING = "sending", "Sending"
     SENT = "sent", "Sent"
     # The activity was completed, cancelled or rescheduled before its reminder went out.
     OBSOLETE = "obsolete", "Obsolete"

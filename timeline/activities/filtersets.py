@@ -7,7 +7,7 @@ from timeline.activities import selectors
 from timeline.activities.choices import ActivityState, Due
 from timeline.activities.deadlines import firm_today
 from timeline.activities.models import Activity, ActivityType, Notification
-from traf3li.api.filters import ChoiceInFilter, NumberInFilter, SubjectFilter
+from traf3li.api.filters import ChoiceInFilter, DayFilter, IdFilter, IdInFilter, SubjectFilter
 
 
 class ActivityTypeFilterSet(django_filters.FilterSet):
@@ -21,17 +21,17 @@ class ActivityTypeFilterSet(django_filters.FilterSet):
 class ActivityFilterSet(django_filters.FilterSet):
     subject = SubjectFilter(method="filter_subject", help_text="'<type>:<id>', e.g. client:42.")
     state = ChoiceInFilter(choices=ActivityState.choices)
-    assignee = NumberInFilter(field_name="assignee_id")
-    type = NumberInFilter(field_name="type_id")
+    assignee = IdInFilter(field_name="assignee_id")
+    type = IdInFilter(field_name="type_id")
     due = ChoiceInFilter(
         choices=Due.choices,
         method="filter_due",
         help_text="Scheduled activities overdue, due today or planned, by the firm's today.",
     )
-    deadline_after = django_filters.DateFilter(field_name="deadline", lookup_expr="gte")
-    deadline_before = django_filters.DateFilter(field_name="deadline", lookup_expr="lte")
+    deadline_after = DayFilter(field_name="deadline", lookup_expr="gte")
+    deadline_before = DayFilter(field_name="deadline", lookup_expr="lte")
     automated = django_filters.BooleanFilter()
-    chained_from = django_filters.NumberFilter(field_name="chained_from_id")
+    chained_from = IdFilter(field_name="chained_from_id")
 
     class Meta:
         model = Activity

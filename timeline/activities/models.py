@@ -162,7 +162,7 @@ class Activity(models.Model):
 
 
 class Reminder(models.Model):
-    """One reminder owed for an activity's deadline: claimed, sent and marked in one transaction."""
+    """One reminder owed for an activity's deadline: claimed, mailed outside any transaction, then marked sent."""
 
     activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="reminders")
     # The reminder key is (activity, deadline): rescheduling re-arms it, a second tick cannot (ADR 0020).
@@ -171,7 +171,10 @@ class Reminder(models.Model):
     state = models.CharField(max_length=16, choices=ReminderState.choices, default=ReminderState.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # When a worker may next take the row: a pending row's retry time, a sending row's lease expiry.
     next_attempt_at = models.DateTimeField()
+    # When the current (or last) claim was taken; a worker finishing late recognises its own claim by it.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
@@ -179,7 +182,12 @@ class Reminder(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["activity", "deadline"], name="reminder_once_per_deadline")]
         indexes = [
-            models.Index(fields=["next_attempt_at", "id"], condition=Q(state="pending"), name="reminder_pending_idx"),
+            # What a worker may claim: pending rows due for a (re)try and sending rows whose lease expired.
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=Q(state__in=["pending", "sending"]),
+                name="reminder_claimable_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -3,6 +3,10 @@
 Every activity service locks the row, checks the transition, saves, audits with a domain action
 and puts a ``task`` entry on the subject's timeline, all in one transaction: a forbidden transition
 raises ``TransitionError`` (409) before anything is written.
+
+Lock order, in every service here: the activity row(s) first (by id when several), then anything
+else (reminders, notifications, and the audit's and timeline's shared rows, which ``audit_record``
+and ``entry_record`` take). The reminder sender holds no lock while it talks to the mail server.
 """
 
 import logging
@@ -54,21 +58,54 @@ class Completion:
 # --- activity types and the working calendar -------------------------------------------------
 
 
+def _copy_row(*, source: models.Model, target: models.Model) -> None:
+    """Give the caller's instance the row as stored, so it never holds a stale value after a service."""
+    if target is source:
+        return
+    for field in source._meta.concrete_fields:
+        setattr(target, field.attname, getattr(source, field.attname))
+    target._state.adding, target._state.db = source._state.adding, source._state.db
+    target._state.fields_cache = {}  # related objects cached on the stale copy may be stale too
+
+
+def _apply_locked(*, locked: models.Model, data: dict) -> list[str]:
+    """Apply ``data`` to the locked row, validate, save only the fields that changed; returns their names.
+
+    The caller's instance may be stale (read before another transaction committed) or already
+    mutated by a form: only ``data`` is applied, so a field it does not name keeps what is stored.
+    Fields that ``clean()`` normalises count as changed only when the stored value differs.
+    """
+    fields = [field for field in locked._meta.concrete_fields if not field.primary_key]
+    stored = {field.attname: getattr(locked, field.attname) for field in fields}
+    for name, value in data.items():
+        setattr(locked, name, value)
+    locked.full_clean()
+    changed = [field.name for field in fields if getattr(locked, field.attname) != stored[field.attname]]
+    if changed:
+        auto_now = [field.name for field in fields if getattr(field, "auto_now", False) and field.name not in changed]
+        locked.save(update_fields=changed + auto_now)
+    return changed
+
+
 def _save_audited(*, instance: models.Model, data: dict | None, actor) -> models.Model:
-    """Validate and save a configuration record; audit create or update with the changed fields."""
-    creating = instance.pk is None
-    before = None if creating else snapshot(type(instance)._default_manager.select_for_update().get(pk=instance.pk))
-    for name, value in (data or {}).items():
-        setattr(instance, name, value)
-    instance.full_clean()
-    instance.save()
-    audit_record(
-        action="create" if creating else "update",
-        instance=instance,
-        before=before,
-        after=snapshot(instance),
-        actor=actor,
-    )
+    """Validate and save a configuration record; audit create or update with the changed fields.
+
+    An update locks the row and applies ``data`` to the locked copy (ADR 0022's pattern), never a
+    full ``save()`` of the caller's copy: that would revert whatever another transaction committed
+    since the caller read it, and the audit would record the revert as a change.
+    """
+    if instance.pk is None:
+        for name, value in (data or {}).items():
+            setattr(instance, name, value)
+        instance.full_clean()
+        instance.save()
+        audit_record(action="create", instance=instance, before=None, after=snapshot(instance), actor=actor)
+        return instance
+    locked = type(instance)._default_manager.select_for_update(no_key=True).get(pk=instance.pk)
+    before = snapshot(locked)
+    _apply_locked(locked=locked, data=data or {})
+    audit_record(action="update", instance=locked, before=before, after=snapshot(locked), actor=actor)
+    _copy_row(source=locked, target=instance)
     return instance
 
 
@@ -126,7 +163,11 @@ def _check_assignee(assignee) -> None:
 
 def _lock(activity: Activity, verb: str) -> Activity:
     """Re-read the row under a lock and refuse anything but a scheduled activity."""
-    locked = Activity.objects.select_for_update().select_related("type", "assignee").get(pk=activity.pk)
+    locked = (
+        Activity.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("type", "assignee")
+        .get(pk=activity.pk)
+    )
     if locked.state != ActivityState.SCHEDULED:
         raise TransitionError(ERROR_TRANSITION.format(verb=verb, state=locked.state))
     return locked
@@ -241,14 +282,14 @@ def activity_schedule(
 
 @transaction.atomic
 def activity_update(*, activity: Activity, data: dict, actor=None) -> Activity:
-    """Edit what an activity says (summary, note); its state, deadline and assignee have their own actions."""
-    locked = Activity.objects.select_for_update().get(pk=activity.pk)
+    """Edit what an activity says (summary, note); its state, deadline and assignee have their own actions.
+
+    Only the fields ``data`` names are applied, to the locked row; the caller's instance gets the
+    stored row back.
+    """
+    locked = Activity.objects.select_for_update(no_key=True).get(pk=activity.pk)
     before = snapshot(locked)
-    for name in ("summary", "note"):
-        if name in data:
-            setattr(locked, name, data[name])
-    locked.full_clean()
-    locked.save(update_fields=["summary", "note", "updated_at"])
+    _apply_locked(locked=locked, data={name: data[name] for name in ("summary", "note") if name in data})
     audit_record(
         action="update",
         instance=locked,
@@ -257,6 +298,7 @@ def activity_update(*, activity: Activity, data: dict, actor=None) -> Activity:
         case_id=_case_id_of(locked.subject),
         actor=actor,
     )
+    _copy_row(source=locked, target=activity)
     return locked
 
 
@@ -356,6 +398,9 @@ def activity_reassign(*, activity: Activity, assignee, actor=None) -> Activity:
 
 # --- reminders --------------------------------------------------------------------------------
 
+# Rows go in activity order, so two arming statements wait on the keys they share in the same order.
+# DO NOTHING, not DO UPDATE: the latter locks every conflicting row, and a worker's SKIP LOCKED claim
+# would skip them all and end its run early.
 _ARM_SQL = """
 INSERT INTO {reminder} (activity_id, deadline, bucket, state, attempts, last_error, next_attempt_at, created_at)
 SELECT a.id, a.deadline,
@@ -367,33 +412,60 @@ SELECT a.id, a.deadline,
 FROM {activity} a
 WHERE a.state = 'scheduled' AND a.deadline <= %(horizon)s
   AND NOT EXISTS (SELECT 1 FROM {reminder} r WHERE r.activity_id = a.id AND r.deadline = a.deadline)
+ORDER BY a.id
 ON CONFLICT (activity_id, deadline) DO NOTHING
 """
+
+# A reminder dropped as obsolete (its activity had moved away when a worker claimed it) is owed again
+# once the activity is scheduled on that deadline again: it was never sent. Only obsolete rows are
+# locked, which no claim looks at; SKIP LOCKED lets two arming workers split them without waiting.
+_REARM_SQL = """
+UPDATE {reminder}
+SET state = 'pending', last_error = '', next_attempt_at = %(due_since)s,
+    bucket = CASE WHEN deadline < %(today)s THEN 'overdue'
+                  WHEN deadline = %(today)s THEN 'today'
+                  WHEN deadline = %(tomorrow)s THEN 'tomorrow'
+                  ELSE 'within_3_days' END
+WHERE id IN (
+    SELECT r.id FROM {reminder} r JOIN {activity} a ON a.id = r.activity_id AND a.deadline = r.deadline
+    WHERE r.state = 'obsolete' AND a.state = 'scheduled' AND a.deadline <= %(horizon)s
+    ORDER BY r.id
+    FOR UPDATE OF r SKIP LOCKED
+)
+"""
+
+# A claim whose worker never reports back (killed, or stuck past every timeout) is taken again after
+# this long. Far longer than one message can take with EMAIL_TIMEOUT set (a few SMTP round trips of at
+# most EMAIL_TIMEOUT each), so a slow but live worker is not doubled; short enough that a crash delays
+# its reminder by minutes, not a day.
+REMINDER_CLAIM_LEASE = timedelta(minutes=15)
 
 
 def reminders_arm(*, now: datetime | None = None) -> int:
     """Owe one reminder per (activity, deadline) that is due within the horizon; idempotent.
 
     Two ticks or two workers running this at once insert each row once: the unique key settles it.
+    A deadline that moved away (its pending reminder dropped as obsolete) and came back is owed again.
     """
     now = now or timezone.now()
     today = firm_today(now)
     quote = connection.ops.quote_name
-    sql = _ARM_SQL.format(reminder=quote(Reminder._meta.db_table), activity=quote(Activity._meta.db_table))
+    tables = {"reminder": quote(Reminder._meta.db_table), "activity": quote(Activity._meta.db_table)}
+    params = {
+        "today": today,
+        "tomorrow": today + timedelta(days=1),
+        "horizon": today + timedelta(days=selectors.REMINDER_HORIZON_DAYS),
+        "now": now,
+        # Claimable from the start of the firm's day, not from this worker's clock: a worker that
+        # started a moment earlier than the one arming the row must be able to claim it too.
+        "due_since": firm_midnight(today),
+    }
+    armed = 0
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            {
-                "today": today,
-                "tomorrow": today + timedelta(days=1),
-                "horizon": today + timedelta(days=selectors.REMINDER_HORIZON_DAYS),
-                "now": now,
-                # Claimable from the start of the firm's day, not from this worker's clock: a worker that
-                # started a moment earlier than the one arming the row must be able to claim it too.
-                "due_since": firm_midnight(today),
-            },
-        )
-        return cursor.rowcount
+        for sql in (_ARM_SQL, _REARM_SQL):
+            cursor.execute(sql.format(**tables), params)
+            armed += cursor.rowcount
+    return armed
 
 
 @dataclass
@@ -406,72 +478,173 @@ class ReminderRun:
     obsolete: int = 0
 
 
+@dataclass(frozen=True)
+class _Claim:
+    """A reminder this worker claimed, with the message as of the claim: all it needs while no row is locked."""
+
+    reminder_id: int
+    claimed_at: datetime
+    activity_id: int
+    deadline: date
+    bucket: str
+    recipient_id: int
+    email: str
+    title: str
+    body: str
+
+
+_OBSOLETE = "obsolete"
+
+
 def reminders_send(*, now: datetime | None = None, limit: int = 10_000) -> ReminderRun:
     """Arm, then send every owed reminder whose time has come; safe to run concurrently.
 
-    Each reminder is its own transaction: claim the row with FOR UPDATE SKIP LOCKED (a concurrent
-    worker skips it instead of sending it twice), send the email and write the notification, mark
-    it sent, commit. A crash before the commit leaves it pending for the next tick; a failing mail
-    backend rolls the notification back and schedules a retry (ADR 0020).
+    No row lock is held while the mail server is talking (a hung server would otherwise block
+    complete, cancel and reschedule of the activity). Each reminder takes three steps:
+
+    1. claim, one short transaction: take the oldest claimable row with FOR UPDATE SKIP LOCKED (a
+       concurrent worker skips it), drop it as obsolete if the activity is no longer owed this
+       reminder, else mark it ``sending`` with a lease (``next_attempt_at``) and commit;
+    2. send the email outside any transaction;
+    3. record, one short transaction: lock the activity, then the reminder, write the in-app
+       notification, mark it sent and audit ``remind_activity``. A failed send instead puts the row
+       back to pending with a back-off.
+
+    Delivery is at least once, our records exactly once: a worker that dies after claiming leaves
+    the row ``sending`` until its lease expires, then another worker sends it. If the first had
+    already handed the message to the mail server, it goes out twice; SMTP has no idempotency key,
+    so the alternative would be at most once (a crash loses the reminder), which is worse for a
+    deadline. The notification, the ``sent`` mark and the audit event are written once whatever
+    happens: the notification's unique reminder column and the ``sent`` check under the row lock
+    guard them (ADR 0020, amended).
+
+    Run it outside a transaction (the Celery task does): inside one, the claim would not commit
+    before the send, and the row locks would be held across it again.
     """
     now = now or timezone.now()
     run = ReminderRun(armed=reminders_arm(now=now))
     tz = firm_tz()
     today = firm_today(now, tz)
     for _ in range(limit):
-        outcome = _reminder_send_next(now=now, today=today)
-        if outcome is None:
+        claim = _reminder_claim(now=now, today=today)
+        if claim is None:
             break
+        outcome = _OBSOLETE if claim == _OBSOLETE else _reminder_deliver(claim=claim, now=now)
         setattr(run, outcome, getattr(run, outcome) + 1)
     return run
 
 
 @transaction.atomic
-def _reminder_send_next(*, now: datetime, today: date) -> str | None:
+def _reminder_claim(*, now: datetime, today: date) -> _Claim | str | None:
     reminder = (
         Reminder.objects.select_for_update(skip_locked=True)
-        .filter(state=ReminderState.PENDING, next_attempt_at__lte=now)
+        .filter(state__in=(ReminderState.PENDING, ReminderState.SENDING), next_attempt_at__lte=now)
         .order_by("next_attempt_at", "id")
         .first()
     )
     if reminder is None:
         return None
-    # Lock the activity too, so that a concurrent complete/reschedule waits for this send (or wins first).
-    activity = (
-        Activity.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("type", "assignee", "subject_content_type")
-        .get(pk=reminder.activity_id)
-    )
+    # Read, not locked: activity locks come first (the services' lock order), and this transaction
+    # already holds the reminder. An action committed after this read is no harm: the mail then says
+    # what was true a moment before, like one sent a moment earlier.
+    activity = Activity.objects.select_related("type", "assignee", "subject_content_type").get(pk=reminder.activity_id)
     bucket = selectors.reminder_bucket(activity.deadline, today)
     if activity.state != ActivityState.SCHEDULED or activity.deadline != reminder.deadline or bucket is None:
         reminder.state = ReminderState.OBSOLETE
         reminder.save(update_fields=["state"])
-        return "obsolete"
+        return _OBSOLETE
+    claimed_at = timezone.now()
+    reminder.state = ReminderState.SENDING
     reminder.attempts += 1
-    try:
-        with transaction.atomic():  # a savepoint: a failing email takes the notification back with it
-            notification = _reminder_deliver(reminder=reminder, activity=activity, bucket=bucket)
-    except Exception as exc:  # any backend failure means "retry later", never "sent"
-        logger.warning("Reminder %s for activity %s failed: %s", reminder.pk, activity.pk, exc)
-        reminder.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        reminder.next_attempt_at = now + min(timedelta(minutes=2**reminder.attempts), REMINDER_RETRY_CAP)
-        reminder.save(update_fields=["attempts", "last_error", "next_attempt_at"])
-        return "failed"
+    reminder.claimed_at = claimed_at
+    # The lease counts from the later of the run's clock and the real one: a long run must not claim
+    # with a lease that has already expired.
+    reminder.next_attempt_at = max(now, claimed_at) + REMINDER_CLAIM_LEASE
+    reminder.save(update_fields=["state", "attempts", "claimed_at", "next_attempt_at"])
+    title, body = _reminder_message(activity=activity, bucket=bucket)
+    return _Claim(
+        reminder_id=reminder.pk,
+        claimed_at=claimed_at,
+        activity_id=activity.pk,
+        deadline=reminder.deadline,
+        bucket=bucket,
+        recipient_id=activity.assignee_id,
+        email=activity.assignee.email,
+        title=title,
+        body=body,
+    )
+
+
+def _reminder_deliver(*, claim: _Claim, now: datetime) -> str:
+    """Mail a claimed reminder with no transaction open, then record the outcome in a short one."""
+    if claim.email:
+        try:
+            send_mail(
+                subject=f"[Traf3li] {claim.title}",
+                message=claim.body,
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                recipient_list=[claim.email],
+                fail_silently=False,
+            )
+        except Exception as exc:  # any backend failure (a timeout too) means "retry later", never "sent"
+            logger.warning("Reminder %s for activity %s failed: %s", claim.reminder_id, claim.activity_id, exc)
+            _reminder_release(claim=claim, error=f"{type(exc).__name__}: {exc}"[:2000], now=now)
+            return "failed"
+    _reminder_record_sent(claim=claim)
+    return "sent"
+
+
+@transaction.atomic
+def _reminder_release(*, claim: _Claim, error: str, now: datetime) -> None:
+    """Put a failed reminder back to pending with a back-off, unless another worker has taken it since."""
+    reminder = Reminder.objects.select_for_update().get(pk=claim.reminder_id)
+    if reminder.state != ReminderState.SENDING or reminder.claimed_at != claim.claimed_at:
+        return  # our lease expired and another worker claimed it: its outcome stands
+    reminder.state = ReminderState.PENDING
+    reminder.last_error = error
+    reminder.next_attempt_at = now + min(timedelta(minutes=2**reminder.attempts), REMINDER_RETRY_CAP)
+    reminder.save(update_fields=["state", "last_error", "next_attempt_at"])
+
+
+@transaction.atomic
+def _reminder_record_sent(*, claim: _Claim) -> None:
+    """The mail went out: record it once, whatever state a late finish finds the row in."""
+    # Lock order: the activity first, then the reminder (and the audit's and timeline's rows last).
+    activity = (
+        Activity.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("subject_content_type")
+        .get(pk=claim.activity_id)
+    )
+    reminder = Reminder.objects.select_for_update().get(pk=claim.reminder_id)
+    if reminder.state == ReminderState.SENT:
+        # Our lease expired mid-send and another worker sent and recorded it too: the at-least-once case.
+        logger.warning("Reminder %s for activity %s was mailed more than once", reminder.pk, activity.pk)
+        return
+    # Whatever else it says now (sending under a later claim, pending again, obsolete), the message was
+    # delivered: record it, so that no later claim mails it again.
+    notification = Notification.objects.create(
+        recipient_id=claim.recipient_id,  # whoever was mailed, even if reassigned since
+        kind="activity_reminder",
+        title=claim.title,
+        body=claim.body,
+        activity=activity,
+        reminder=reminder,
+        bucket=claim.bucket,
+    )
     reminder.state = ReminderState.SENT
-    reminder.bucket = bucket
+    reminder.bucket = claim.bucket
     reminder.sent_at = timezone.now()
-    reminder.save(update_fields=["state", "bucket", "attempts", "sent_at"])
+    reminder.save(update_fields=["state", "bucket", "sent_at"])
     audit_record(
         action="remind_activity",
         instance=activity,
         after={
-            "reminder_bucket": bucket,
-            "reminder_deadline": activity.deadline.isoformat(),
+            "reminder_bucket": claim.bucket,
+            "reminder_deadline": claim.deadline.isoformat(),
             "notification_id": notification.pk,
         },
         case_id=_case_id_of(activity.subject),
     )
-    return "sent"
 
 
 REMINDER_TITLES = {
@@ -482,7 +655,8 @@ REMINDER_TITLES = {
 }
 
 
-def _reminder_deliver(*, reminder: Reminder, activity: Activity, bucket: str) -> Notification:
+def _reminder_message(*, activity: Activity, bucket: str) -> tuple[str, str]:
+    """The reminder's title and body, shared by the email and the in-app notification."""
     subject = activity.subject
     about = subject_display_name(subject) if subject is not None else ""
     summary = activity.summary or activity.type.name
@@ -497,24 +671,7 @@ def _reminder_deliver(*, reminder: Reminder, activity: Activity, bucket: str) ->
         )
         if line
     )
-    notification = Notification.objects.create(
-        recipient=activity.assignee,
-        kind="activity_reminder",
-        title=title,
-        body=body,
-        activity=activity,
-        reminder=reminder,
-        bucket=bucket,
-    )
-    if activity.assignee.email:
-        send_mail(
-            subject=f"[Traf3li] {title}",
-            message=body,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=[activity.assignee.email],
-            fail_silently=False,
-        )
-    return notification
+    return title, body
 
 
 # --- notifications ----------------------------------------------------------------------------

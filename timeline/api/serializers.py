@@ -2,11 +2,16 @@ from rest_framework import serializers
 
 from timeline.choices import EntryKind, EntrySource
 from timeline.schemas import PayloadError, payload_validate
-from traf3li.api.fields import SubjectField
+from traf3li.api.fields import MomentField, SubjectField
 from traf3li.users.models import User
 
 MAX_RELATED = 20
 ERROR_FIXED = "This field can't be changed after the entry is recorded."
+ERROR_PERFORMER = "Only an admin may record an entry as performed by someone else."
+# The sources an SPA can honestly claim. Provider sources (twilio, sendgrid…) and system are written
+# by the channel services alone: an entry posted as one would take its (source, external_id), and
+# the genuine webhook arriving later would be a silent no-op.
+API_SOURCES = (EntrySource.MANUAL, EntrySource.IMPORT)
 
 
 class EntryWriteSerializer(serializers.Serializer):
@@ -17,14 +22,29 @@ class EntryWriteSerializer(serializers.Serializer):
     related = serializers.ListField(child=SubjectField(), required=False, max_length=MAX_RELATED)
     title = serializers.CharField(max_length=300)
     description = serializers.CharField(required=False, allow_blank=True)
-    occurred_at = serializers.DateTimeField(required=False)
+    occurred_at = MomentField(required=False)
     performed_by = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.all(), required=False, allow_null=True, help_text="Defaults to the caller."
+        queryset=User.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Defaults to the caller. Only an admin may name another user (or null, nobody).",
     )
     status = serializers.CharField(required=False, allow_blank=True, max_length=32)
-    source = serializers.ChoiceField(choices=EntrySource.choices, default=EntrySource.MANUAL)
+    source = serializers.ChoiceField(
+        choices=[(source.value, source.label) for source in API_SOURCES],
+        default=EntrySource.MANUAL,
+        help_text="'manual' or 'import'. Channel sources (twilio, sendgrid…) and 'system' are recorded "
+        "by their webhooks and services only; entries read back may carry any source.",
+    )
     external_id = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
     payload = serializers.JSONField(required=False)
+
+    def validate_performed_by(self, user):
+        caller = self.context["request"].user
+        unchanged = self.instance is not None and self.instance.performed_by_id == getattr(user, "pk", None)
+        if user != caller and not unchanged and not caller.is_firm_admin:
+            raise serializers.ValidationError(ERROR_PERFORMER)
+        return user
 
     def validate(self, attrs):
         if self.instance is not None:

@@ -77,7 +77,13 @@ class EntryViewSet(EntryListMixin, FirmModelViewSet):
     def retrieve(self, request, *args, **kwargs):
         return Response(selectors.entry_document(self.get_object().pk))
 
-    @extend_schema(request=EntryWriteSerializer, responses={201: EntryReadSerializer})
+    @extend_schema(
+        request=EntryWriteSerializer,
+        responses={201: EntryReadSerializer},
+        description="Record an entry by hand or from an import: `source` is `manual` (the default) or `import`; "
+        "channels' entries come from their webhooks. `performed_by` is the caller unless an admin names "
+        "another user.",
+    )
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -86,7 +92,12 @@ class EntryViewSet(EntryListMixin, FirmModelViewSet):
         entry = services.entry_record(**data, actor=request.user)
         return Response(selectors.entry_document(entry.pk), status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=EntryWriteSerializer, responses={200: EntryReadSerializer})
+    @extend_schema(
+        request=EntryWriteSerializer,
+        responses={200: EntryReadSerializer},
+        description="Change what an entry says. `source` and `external_id` are fixed; only an admin may set "
+        "`performed_by` to someone other than the caller.",
+    )
     def partial_update(self, request, *args, **kwargs):
         entry = self.get_object()
         serializer = self.get_serializer(entry, data=request.data, partial=True)

@@ -2,10 +2,11 @@
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from traf3li.api.parsers import ERROR_DEPTH
 from traf3li.core.subjects import SubjectError
 
 
@@ -21,6 +22,14 @@ class TransitionError(Exception):
     """Raised by services for a forbidden state change; the API answers 409."""
 
 
+def _raised_by_json_decoder(exc: BaseException) -> bool:
+    """Whether the innermost frame of ``exc`` is the standard library's JSON decoder."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_globals.get("__name__", "").startswith("json")
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
@@ -31,4 +40,8 @@ def exception_handler(exc, context):
         exc = DRFValidationError({"subject": [str(exc)]})
     elif isinstance(exc, TransitionError):
         exc = Conflict(str(exc))
+    elif isinstance(exc, RecursionError) and _raised_by_json_decoder(exc):
+        # A view that names its own parsers (DRF's ObtainAuthToken does) skips the nesting limit of
+        # ``traf3li.api.parsers``: its decoder's RecursionError is the same bad body, not a bug.
+        exc = ParseError(ERROR_DEPTH)
     return drf_exception_handler(exc, context)

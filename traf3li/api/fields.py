@@ -1,6 +1,10 @@
+from datetime import datetime
+
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from traf3li.api.bounds import moment_error, validate_day
 from traf3li.core.subjects import SubjectError, subject_dict, subject_parse
 
 SUBJECT_SCHEMA = {
@@ -32,3 +36,28 @@ class SubjectField(serializers.Field):
 
     def to_representation(self, value):
         return subject_dict(value)
+
+
+class MomentField(serializers.DateTimeField):
+    """A date-time in the range ``traf3li.api.bounds`` keeps safe, its offset checked as written."""
+
+    def to_internal_value(self, value):
+        written = value
+        if isinstance(value, str):
+            try:
+                written = parse_datetime(value)
+            except ValueError:
+                written = None  # no such moment (30 February): the parent says so
+        # Before the parent converts it to the firm's zone: that conversion overflows near year 1 or
+        # 9999, and it hides an offset PostgreSQL would refuse.
+        if isinstance(written, datetime):
+            error = moment_error(written)
+            if error:
+                raise serializers.ValidationError(error, code="out_of_range")
+        return super().to_internal_value(value)
+
+
+class DayField(serializers.DateField):
+    """A date in the range ``traf3li.api.bounds`` keeps safe for date arithmetic (deadlines, delays)."""
+
+    default_validators = [validate_day]

@@ -18,6 +18,8 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from traf3li.api.bounds import INT8_MAX, offset_error
+
 MAX_PAGE_SIZE = 200
 ERROR_PAGE_SIZE = f"page_size must be a whole number from 1 to {MAX_PAGE_SIZE}."
 ERROR_CURSOR = "Invalid cursor."
@@ -35,9 +37,11 @@ def decode_cursor(raw: str, is_datetime: bool) -> tuple[tuple, bool]:
         reverse = bool(payload.get("r", 0))
         if is_datetime:
             ts = parse_datetime(ts)
-            if ts is None:
+            # A key is only compared, never moved, so any year a row may hold is fine; but a crafted
+            # offset or id must still be one PostgreSQL takes.
+            if ts is None or ts.tzinfo is None or offset_error(ts):
                 raise ValueError
-        if not isinstance(pk, int):
+        if isinstance(pk, bool) or not isinstance(pk, int) or not -INT8_MAX <= pk <= INT8_MAX:
             raise ValueError
         return (ts, pk), reverse
     except (ValueError, TypeError, KeyError, binascii.Error, json.JSONDecodeError, UnicodeDecodeError):

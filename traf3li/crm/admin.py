@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.db import models
 
 from traf3li.admin_sites import firm_admin
+from traf3li.core.writes import form_changes
 from traf3li.crm import services
 from traf3li.crm.models import Case, Client, Contact, Lead, Organization
 
@@ -14,7 +15,8 @@ class ServiceModelAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            services.record_update(instance=obj, data={}, actor=request.user)
+            # Only the fields this form changed: the rest of ``obj`` is as the admin read it, maybe stale.
+            services.record_update(instance=obj, data=form_changes(form), actor=request.user)
         else:
             services.record_create(instance=obj, actor=request.user)
 

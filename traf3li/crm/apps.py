@@ -8,7 +8,9 @@ class CrmConfig(AppConfig):
     label = "crm"
 
     def ready(self):
-        from traf3li.core.subjects import subject_register
+        from traf3li.core.registries import case_of_register, hierarchy_register, legal_hold_register
+        from traf3li.core.subjects import SubjectRef, subject_register
+        from traf3li.crm.selectors import case_held_ids
 
         for type_name, label in {
             "client": "crm.Client",
@@ -21,3 +23,9 @@ class CrmConfig(AppConfig):
         # Audited, but not something a timeline or an activity is about.
         subject_register("user", "users.User", public=False)
         subject_register("firm", "firms.Firm", public=False)
+        # A contact's and a case's entries also show on their client's 360° view.
+        hierarchy_register("contact", lambda contact: [SubjectRef("client", contact.client_id)])
+        hierarchy_register("case", lambda case: [SubjectRef("client", case.client_id)])
+        # A case is its own case: its events and its entries' events carry its id.
+        case_of_register("case", lambda ref, case: ref.id)
+        legal_hold_register(case_held_ids)

@@ -1,7 +1,7 @@
 import django_filters
 from django.db.models import Q
 
-from traf3li.api.filters import ChoiceInFilter
+from traf3li.api.filters import ChoiceInFilter, MomentFilter
 from traf3li.crm.choices import CaseStatus, ClientKind, LeadSource, LeadStatus
 from traf3li.crm.models import Case, Client, Contact, Lead, Organization
 
@@ -11,8 +11,8 @@ class SearchFilterSet(django_filters.FilterSet):
 
     search_fields: tuple[str, ...] = ("name", "email", "phone")
     q = django_filters.CharFilter(method="filter_q", help_text="Case-insensitive match on name, email or phone.")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = MomentFilter(field_name="created_at", lookup_expr="gte")
+    created_before = MomentFilter(field_name="created_at", lookup_expr="lt")
 
     def filter_q(self, queryset, name, value):
         value = value.strip()

@@ -23,6 +23,11 @@ def case_list():
     return Case.objects.select_related("client", "lawyer")
 
 
+def case_held_ids():
+    """The ids of the cases under legal hold, as a subquery (the audit's retention purge spares them)."""
+    return Case.objects.filter(legal_hold=True).values("pk")
+
+
 def client_related_ids(client: Client) -> dict[str, list[int]]:
     """The ids of the records that make up a client's 360° view."""
     return {

@@ -8,6 +8,7 @@ from django_tenants.utils import schema_context
 
 from audit.services import audit_record, snapshot
 from traf3li.firms.models import Domain, Firm
+from traf3li.firms.signals import firm_timezone_changed
 
 RESERVED_SLUGS = {"public", "www", "admin", "api", "pg_catalog", "information_schema"}
 FIRM_SETTINGS = ("name", "timezone", "vat_number", "address")
@@ -68,18 +69,30 @@ def firm_create(
     return FirmResult(firm=firm, created=created, admin_created=admin_created)
 
 
-@transaction.atomic
 def firm_update(*, firm: Firm, data: dict, actor=None) -> Firm:
-    """Change the firm's settings; the event lands in the firm's own audit log."""
+    """Change the firm's settings; the event lands in the firm's own audit log.
+
+    A timezone change sends ``firm_timezone_changed`` in this transaction (see ``signals``), so what
+    is cut by the firm-local day (the stats rollups) is re-cut before the change commits.
+    """
     unknown = set(data) - set(FIRM_SETTINGS)
     if unknown:
         raise ValueError(ERROR_NOT_A_SETTING.format(fields=", ".join(FIRM_SETTINGS)))
-    # Lock and re-read: the admin hands us an already-mutated instance.
-    before = snapshot(Firm.objects.select_for_update().get(pk=firm.pk))
-    for name, value in data.items():
-        setattr(firm, name, value)
-    firm.full_clean(exclude=["schema_name"])
-    firm.save(update_fields=list(FIRM_SETTINGS))
-    with schema_context(firm.schema_name):
+    # The whole transaction, its COMMIT included, runs in the firm's schema (the firms table is in
+    # public, on the search path): what the firm's tables owe at commit lands in them even when the
+    # platform admin calls from the public schema.
+    with schema_context(firm.schema_name), transaction.atomic():
+        # Lock and re-read: the admin hands us an already-mutated instance.
+        before = snapshot(Firm.objects.select_for_update().get(pk=firm.pk))
+        for name, value in data.items():
+            setattr(firm, name, value)
+        firm.full_clean(exclude=["schema_name"])
+        firm.save(update_fields=list(FIRM_SETTINGS))
+        if firm.timezone != before["timezone"]:
+            # Before the audit event: receivers lock what they change before the audit head, which
+            # every writer takes last.
+            firm_timezone_changed.send(
+                sender=Firm, firm=firm, old_timezone=before["timezone"], new_timezone=firm.timezone
+            )
         audit_record(action="update", instance=firm, before=before, after=snapshot(firm), actor=actor)
     return firm

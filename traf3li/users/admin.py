@@ -4,7 +4,9 @@ from django.db import transaction
 
 from audit.services import audit_record, snapshot
 from traf3li.admin_sites import firm_admin, platform_admin
+from traf3li.core.writes import form_changes
 from traf3li.users.models import User
+from traf3li.users.services import user_update
 
 
 class AuditedPasswordChangeForm(AdminPasswordChangeForm):
@@ -30,16 +32,14 @@ class UserAdmin(BaseUserAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
+        if change:
+            # Only the fields this form changed: the rest of ``obj`` is as the admin read it, maybe stale.
+            user_update(user=obj, data=form_changes(form), actor=request.user)
+            return
         # The admin's form already validated; the audit event must land with the save.
-        before = snapshot(User.objects.get(pk=obj.pk)) if change else None
-        super().save_model(request, obj, form, change)
-        audit_record(
-            action="update" if change else "create",
-            instance=obj,
-            before=before,
-            after=snapshot(obj),
-            actor=request.user,
-        )
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            audit_record(action="create", instance=obj, after=snapshot(obj), actor=request.user)
 
 
 firm_admin.register(User, UserAdmin)

@@ -2,6 +2,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 
 from audit.services import audit_record, snapshot
+from traf3li.core.writes import apply_changes, copy_saved
 from traf3li.users.models import User
 
 
@@ -27,12 +28,19 @@ def user_create(
 
 @transaction.atomic
 def user_update(*, user: User, data: dict, actor=None) -> User:
-    before = snapshot(User.objects.select_for_update().get(pk=user.pk))
-    for name, value in data.items():
-        setattr(user, name, value)
-    if "role" in data:
-        user.is_staff = user.is_superuser = user.role == User.Role.ADMIN
-    user.full_clean()
-    user.save()
-    audit_record(action="update", instance=user, before=before, after=snapshot(user), actor=actor)
+    """Apply the changes in ``data`` to a firm user; the audit event carries only what changed.
+
+    ``user`` may be stale: the changes go onto a copy read under a row lock and only the changed
+    fields are saved, so a field another transaction committed meanwhile is kept (a full save
+    would revert it). ``user`` gets the saved row's values back. Nothing changed: no event.
+    """
+    locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
+    before = snapshot(locked)
+    changes = dict(data)
+    if "role" in changes:  # the role decides admin-site access
+        changes["is_staff"] = changes["is_superuser"] = changes["role"] == User.Role.ADMIN
+    changed = apply_changes(locked, changes)
+    copy_saved(locked, user)
+    if changed:
+        audit_record(action="update", instance=user, before=before, after=snapshot(user), actor=actor)
     return user

@@ -2,7 +2,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from timeline.activities.models import Activity, ActivityType, Notification
-from traf3li.api.fields import SUBJECT_SCHEMA, SubjectField
+from traf3li.api.fields import SUBJECT_SCHEMA, DayField, SubjectField
+from traf3li.api.serializers import ModelSerializer
 from traf3li.core.subjects import SubjectError, subject_dict, subject_type_of
 from traf3li.users.models import User
 
@@ -10,7 +11,7 @@ ERROR_USE_ACTION = "Change this with the {action} action."
 MAX_UPCOMING_DAYS = 366
 
 
-class ActivityTypeSerializer(serializers.ModelSerializer):
+class ActivityTypeSerializer(ModelSerializer):
     class Meta:
         model = ActivityType
         fields = [
@@ -45,14 +46,14 @@ class ActivitySubjectField(SubjectField):
         return {"type": type_name, "id": activity.subject_id, "name": None}
 
 
-class ActivitySerializer(serializers.ModelSerializer):
+class ActivitySerializer(ModelSerializer):
     subject = ActivitySubjectField()
     type = serializers.PrimaryKeyRelatedField(queryset=ActivityType.objects.all())
     type_name = serializers.CharField(source="type.name", read_only=True)
     type_icon = serializers.CharField(source="type.icon", read_only=True)
     assignee = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True))
     assignee_name = serializers.CharField(source="assignee.display_name", read_only=True)
-    deadline = serializers.DateField(required=False, help_text="Defaults from the type's delay.")
+    deadline = DayField(required=False, help_text="Defaults from the type's delay.")
     chained_from = serializers.PrimaryKeyRelatedField(
         queryset=Activity.objects.all(),
         required=False,
@@ -115,7 +116,7 @@ class CompletionSerializer(serializers.Serializer):
 
 
 class RescheduleSerializer(serializers.Serializer):
-    deadline = serializers.DateField()
+    deadline = DayField()
 
 
 class ReassignSerializer(serializers.Serializer):
@@ -152,7 +153,7 @@ class StatsSerializer(serializers.Serializer):
     by_subject_type = SubjectTypeCountSerializer(many=True, help_text="Pending activities by subject type.")
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(ModelSerializer):
     is_read = serializers.SerializerMethodField()
 
     class Meta:

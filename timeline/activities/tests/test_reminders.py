@@ -3,11 +3,14 @@ from smtplib import SMTPException
 from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.test import override_settings
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from conftest import make_user
 from timeline.activities import services
 from timeline.activities.deadlines import firm_today
@@ -93,6 +96,7 @@ def test_a_failing_mail_backend_leaves_the_reminder_pending_and_it_is_retried(du
 
 def test_a_worker_dying_mid_batch_loses_no_reminder_and_repeats_none(due, lawyer_a):
     # given a worker that dies while sending its second reminder
+    now = timezone.now()
     real_send = mail.get_connection().__class__.send_messages
     calls = []
 
@@ -104,16 +108,52 @@ def test_a_worker_dying_mid_batch_loses_no_reminder_and_repeats_none(due, lawyer
 
     with mock.patch("django.core.mail.backends.locmem.EmailBackend.send_messages", dying_send):
         with pytest.raises(WorkerDied):
-            services.reminders_send()
-    # then the first reminder was committed as sent, the one in flight was rolled back
+            services.reminders_send(now=now)
+    # then the first reminder was recorded as sent; the one in flight stays claimed, unsent
     assert len(mail.outbox) == 1
     assert Reminder.objects.filter(activity__assignee=lawyer_a, state="sent").count() == 1
+    in_flight = Reminder.objects.get(activity__assignee=lawyer_a, state="sending")
+    assert (in_flight.attempts, in_flight.sent_at) == (1, None)
     assert Notification.objects.filter(recipient=lawyer_a).count() == 1
-    # when the next tick runs, the other three go out, and the first is not repeated
-    assert services.reminders_send().sent == 3
+    # when the next tick runs, the other two go out; the claimed one waits for its lease to expire
+    assert services.reminders_send(now=now + timedelta(minutes=1)).sent == 2
+    # when a tick comes after the lease, the dead worker's reminder goes out, and none is repeated
+    assert services.reminders_send(now=now + services.REMINDER_CLAIM_LEASE + timedelta(minutes=1)).sent == 1
     assert len(mail.outbox) == 4
     assert len({m.subject for m in mail.outbox}) == 4
     assert Notification.objects.filter(recipient=lawyer_a).count() == 4
+    in_flight.refresh_from_db()
+    assert (in_flight.state, in_flight.attempts) == ("sent", 2)
+
+
+def test_a_worker_finishing_after_its_lease_expired_records_the_reminder_once(due, lawyer_a):
+    # given a worker that claimed today's reminder and then stalled past its lease
+    now = timezone.now()
+    services.reminders_arm(now=now)
+    Reminder.objects.exclude(activity=due["today"]).update(state="sent")  # out of play
+    late = services._reminder_claim(now=now, today=firm_today(now))
+    # when another worker takes it over and sends it, and then the first one finishes too
+    later = now + services.REMINDER_CLAIM_LEASE + timedelta(minutes=1)
+    assert services.reminders_send(now=later).sent == 1
+    assert services._reminder_deliver(claim=late, now=later) == "sent"
+    # then the mail went out twice (at least once), but it is one notification, one audit event, one sent row
+    assert len(mail.outbox) == 2
+    assert Notification.objects.filter(activity=due["today"]).count() == 1
+    assert AuditEvent.objects.filter(action="remind_activity", entity_id=due["today"].pk).count() == 1
+    assert Reminder.objects.get(activity=due["today"]).state == "sent"
+
+
+def test_a_late_failure_does_not_release_another_workers_claim(due, lawyer_a):
+    now = timezone.now()
+    services.reminders_arm(now=now)
+    Reminder.objects.exclude(activity=due["today"]).update(state="sent")  # out of play
+    late = services._reminder_claim(now=now, today=firm_today(now))
+    later = now + services.REMINDER_CLAIM_LEASE + timedelta(minutes=1)
+    current = services._reminder_claim(now=later, today=firm_today(later))
+    # when the first worker's send finally fails, the second worker's claim stands
+    services._reminder_release(claim=late, error="timed out", now=later)
+    reminder = Reminder.objects.get(pk=current.reminder_id)
+    assert (reminder.state, reminder.claimed_at, reminder.attempts) == ("sending", current.claimed_at, 2)
 
 
 def test_rescheduling_re_arms_the_reminder_for_the_new_deadline(due, lawyer_a):
@@ -130,6 +170,36 @@ def test_rescheduling_re_arms_the_reminder_for_the_new_deadline(due, lawyer_a):
         "within_3_days",
     ]
     assert Reminder.objects.filter(activity=activity, state="sent").count() == 2
+
+
+def test_a_deadline_moved_away_and_back_before_its_reminder_went_out_is_reminded(due, lawyer_a):
+    # given today's reminder is owed, then the activity moves out of the window and a tick drops the reminder
+    activity = due["today"]
+    services.reminders_arm()
+    services.activity_reschedule(activity=activity, deadline=firm_today() + timedelta(days=30))
+    services.reminders_send()
+    assert Reminder.objects.get(activity=activity).state == "obsolete"
+    # when it moves back to today before the next tick
+    services.activity_reschedule(activity=activity, deadline=firm_today())
+    run = services.reminders_send()
+    # then the reminder for today is owed again and goes out, once
+    assert run.sent == 1
+    reminder = Reminder.objects.get(activity=activity)
+    assert (reminder.deadline, reminder.state, reminder.bucket) == (firm_today(), "sent", "today")
+    assert list(Notification.objects.filter(activity=activity).values_list("bucket", flat=True)) == ["today"]
+    # and moving away and back to a deadline already reminded owes nothing more
+    services.activity_reschedule(activity=activity, deadline=firm_today() + timedelta(days=30))
+    services.reminders_send()
+    services.activity_reschedule(activity=activity, deadline=firm_today())
+    assert services.reminders_send().sent == 0
+    assert Notification.objects.filter(activity=activity).count() == 1
+    assert len([m for m in mail.outbox if m.subject.startswith("[Traf3li] Due today")]) == 1
+
+
+def test_the_smtp_backend_has_a_timeout():
+    # A hung mail server must fail the send (and schedule a retry), not hang the worker.
+    assert settings.EMAIL_TIMEOUT and settings.EMAIL_TIMEOUT > 0
+    assert SMTPBackend().timeout == settings.EMAIL_TIMEOUT
 
 
 def test_a_reminder_owed_before_completion_is_dropped_not_sent(due, lawyer_a):

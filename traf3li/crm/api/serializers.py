@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from traf3li.api.serializers import ModelSerializer
 from traf3li.crm.models import Case, Client, Contact, Lead, Organization
 from traf3li.users.models import User
 
@@ -9,13 +10,13 @@ class UserRefSerializer(serializers.Serializer):
     name = serializers.CharField(source="display_name")
 
 
-class OrganizationSerializer(serializers.ModelSerializer):
+class OrganizationSerializer(ModelSerializer):
     class Meta:
         model = Organization
         fields = ["id", "name", "email", "phone", "website", "created_at", "updated_at"]
 
 
-class ClientSerializer(serializers.ModelSerializer):
+class ClientSerializer(ModelSerializer):
     class Meta:
         model = Client
         fields = [
@@ -32,19 +33,19 @@ class ClientSerializer(serializers.ModelSerializer):
         ]
 
 
-class ContactSerializer(serializers.ModelSerializer):
+class ContactSerializer(ModelSerializer):
     class Meta:
         model = Contact
         fields = ["id", "name", "email", "phone", "client", "organization", "job_title", "created_at", "updated_at"]
 
 
-class LeadSerializer(serializers.ModelSerializer):
+class LeadSerializer(ModelSerializer):
     class Meta:
         model = Lead
         fields = ["id", "name", "email", "phone", "source", "status", "notes", "created_at", "updated_at"]
 
 
-class CaseSerializer(serializers.ModelSerializer):
+class CaseSerializer(ModelSerializer):
     lawyer = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), allow_null=True, required=False)
 
     class Meta:

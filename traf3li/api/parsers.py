@@ -1,0 +1,36 @@
+"""Request body parsers: DRF's JSON parser with a limit on how deeply a body may nest.
+
+No endpoint takes more than a few levels (an entry's payload, its participants, their subject), but
+Python's decoder recurses once per level: a body nested about a thousand deep raised RecursionError,
+a 500. Session authentication parses the body for its CSRF check, so that happened before the
+caller was even known. Now any body deeper than ``MAX_DEPTH`` is a 400 wherever it is parsed.
+"""
+
+from rest_framework import parsers
+from rest_framework.exceptions import ParseError
+
+MAX_DEPTH = 32
+ERROR_DEPTH = f"JSON parse error - nested deeper than {MAX_DEPTH} levels."
+
+
+def _deeper_than(data, limit: int) -> bool:
+    """Whether objects and arrays in ``data`` nest more than ``limit`` levels (iterative: no recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+class JSONParser(parsers.JSONParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError(ERROR_DEPTH)
+        if isinstance(data, dict | list) and _deeper_than(data, MAX_DEPTH):
+            raise ParseError(ERROR_DEPTH)
+        return data

@@ -1,0 +1,46 @@
+"""Applying a service's changes to the row it locked, so that no update is lost to a stale instance.
+
+A caller's instance may have been read long before the write (a form, a serializer, the admin).
+Saving it whole would write back its stale values over what other transactions committed since.
+Services therefore lock the row, apply only the requested changes to the locked copy, save only
+the fields that changed, and hand the saved values back to the caller's instance.
+"""
+
+from django.db import models
+
+
+def apply_changes(locked: models.Model, data: dict) -> list[str]:
+    """Set ``data`` on ``locked`` (read under select_for_update), validate it, and save the fields
+    whose value changed (with the auto_now ones). Returns the changed fields' names, [] for no write.
+    """
+    fields = [field for field in locked._meta.concrete_fields if not field.primary_key]
+    old = {field.attname: getattr(locked, field.attname) for field in fields}
+    for name, value in data.items():
+        setattr(locked, name, value)
+    locked.full_clean()  # after the changes: the model's clean() normalises them (emails, phones)
+    changed = [field.name for field in fields if getattr(locked, field.attname) != old[field.attname]]
+    if changed:
+        stamps = [f.name for f in fields if getattr(f, "auto_now", False) and f.name not in changed]
+        locked.save(update_fields=changed + stamps)
+    return changed
+
+
+def copy_saved(source: models.Model, target: models.Model) -> None:
+    """Give ``target`` the row's values as ``source`` holds them, including those another
+    transaction committed after ``target`` was read."""
+    for field in source._meta.concrete_fields:
+        setattr(target, field.attname, getattr(source, field.attname))
+        if field.is_relation and field.is_cached(source):
+            field.set_cached_value(target, field.get_cached_value(source))
+
+
+def form_changes(form) -> dict:
+    """A model form's changes as a service's ``data``: the cleaned values of the fields the user
+    changed, model fields only (many-to-many ones are saved by the form itself, after the service).
+
+    The admin hands services an instance its form has already mutated with every field, the
+    untouched ones as they were when the admin read the row; applying only these keeps a field
+    another transaction committed since.
+    """
+    fields = {field.name for field in form._meta.model._meta.concrete_fields}
+    return {name: form.cleaned_data[name] for name in form.changed_data if name in fields and name in form.cleaned_data}
