@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from audit.models import AuditEvent
+from traf3li.api.fields import MomentField
 
 ACTOR_SCHEMA = {
     "type": "object",
@@ -69,4 +70,4 @@ class VerifySerializer(serializers.Serializer):
 
 class StateQuerySerializer(serializers.Serializer):
     entity = serializers.CharField(help_text="The record, e.g. case:7.")
-    at = serializers.DateTimeField(help_text="ISO-8601 with offset; the state at that instant.")
+    at = MomentField(help_text="ISO-8601 with offset; the state at that instant.")

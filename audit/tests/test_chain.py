@@ -4,7 +4,7 @@ import threading
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django_tenants.utils import schema_context
 
 from audit import chain

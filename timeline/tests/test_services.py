@@ -147,7 +147,9 @@ def test_import_records_many_skips_known_provider_ids_and_audits_each(in_firm_a)
     # when
     stored = entry_import(items=iter(items), chunk_size=3)  # a generator, over three transactions
     # then
-    made = list(Entry.objects.filter(source="twilio", external_id__startswith="SM-").exclude(pk=known.pk).order_by("id"))
+    made = list(
+        Entry.objects.filter(source="twilio", external_id__startswith="SM-").exclude(pk=known.pk).order_by("id")
+    )
     assert stored == 5
     assert [e.title for e in made] == [f"SMS {i}" for i in range(5)]
     assert len({e.activity_id for e in made} | {known.activity_id}) == 6

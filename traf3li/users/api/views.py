@@ -3,6 +3,7 @@ from rest_framework import mixins, serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from traf3li.api.permissions import IsFirmAdmin
@@ -23,6 +24,9 @@ class UserSerializer(serializers.ModelSerializer):
 
 class TokenView(ObtainAuthToken):
     """``POST {"username", "password"}`` → ``{"token"}``; users live in the firm of the host."""
+
+    # ObtainAuthToken names its own parsers; take the project's, whose JSON parser limits nesting.
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
 
     @extend_schema(responses=inline_serializer("TokenResponse", {"token": serializers.CharField()}))
     def post(self, request, *args, **kwargs):
