@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time
 from decimal import Decimal
+from functools import cache
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
@@ -61,8 +62,16 @@ class AuditJSONEncoder(DjangoJSONEncoder):
         return super().default(o)
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def json_safe(value):
     """Plain JSON: Decimal ("12.30"), dates, times and UUIDs become strings that parse back exactly."""
+    kind = type(value)
+    if kind in _PLAIN:  # already JSON (exact types: a str or int enum member goes the long way)
+        return value
+    if kind is datetime:
+        return AuditJSONEncoder.default(None, value)
     if isinstance(value, Decimal):
         return str(value)
     return json.loads(json.dumps(value, cls=AuditJSONEncoder))
@@ -107,13 +116,18 @@ def _actor_columns(actor) -> dict:
             "actor_role": role}  # fmt: skip
 
 
-# Chain rows per INSERT statement: 21 parameters each, well under PostgreSQL's 65,535.
-FLUSH_BATCH = 2000
 EVENT_COLUMNS = (
     "seq", "prev_hash", "hash", "occurred_at", "actor_type", "actor_id", "actor_name", "actor_email", "actor_role",
     "action", "entity_type", "entity_id", "entity_name", "case_id", "changes", "metadata", "source", "request_id",
     "payload_salt", "payload_digest",
 )  # fmt: skip
+JSON_COLUMNS = frozenset({"changes", "metadata"})
+
+
+@cache
+def _event_array_types() -> list[str]:
+    fields = {field.attname: field for field in AuditEvent._meta.concrete_fields}
+    return [fields[name].db_type(connection).split("(")[0] for name in EVENT_COLUMNS]
 
 
 def _append(*, action: str, entity: SubjectRef, entity_name: str, changes: dict, case_id: int | None, actor):
@@ -152,46 +166,41 @@ def _append(*, action: str, entity: SubjectRef, entity_name: str, changes: dict,
     return event
 
 
-def _flush(events: list[AuditEvent]) -> None:
+def _flush(events: list[AuditEvent], batch) -> None:
     """Link the transaction's events to the chain and insert them: the head row is the last lock taken.
 
     The link is computed here, in Python, from the head read under its row lock, so no
     statement applies a function to a column (a rule Citus imposes on UPDATE). Time follows the
-    chain: never before the previous event.
+    chain: never before the previous event. Two round trips: the head (with whatever the batch
+    queued before it), then the events, one array per column, with the head's move.
     """
     head, table = AuditChainHead._meta.db_table, AuditEvent._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT seq, hash, occurred_at, clock_timestamp() FROM {head} WHERE id = 1 FOR UPDATE")
-        row = cursor.fetchone()
-        if row is None:
-            raise RuntimeError(ERROR_NO_HEAD.format(schema=connection.schema_name))
-        seq, prev, last_at, now = row
-        at = max(now, last_at) if last_at is not None else now
-        for event in events:
-            seq += 1
-            event.seq, event.prev_hash, event.occurred_at = seq, prev, at
-            event.hash = prev = chain.link_hash(prev_hash=prev, seq=seq, occurred_at=at, body_digest=event._body_digest)
-        row_sql = "(" + ", ".join("%s::jsonb" if n in ("changes", "metadata") else "%s" for n in EVENT_COLUMNS) + ")"
-        ids = {}
-        for start in range(0, len(events), FLUSH_BATCH):
-            batch = events[start : start + FLUSH_BATCH]
-            params = []
-            for event in batch:
-                params += [getattr(event, name) for name in EVENT_COLUMNS[:14]]
-                params += [json.dumps(event.changes), json.dumps(event.metadata)]
-                params += [getattr(event, name) for name in EVENT_COLUMNS[16:]]
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(EVENT_COLUMNS)}) VALUES {', '.join([row_sql] * len(batch))} "
-                "RETURNING seq, id",
-                params,
-            )
-            ids.update(cursor.fetchall())
-        # After the events, so the head's guard can see the event it moves onto.
-        last = events[-1]
-        cursor.execute(
-            f"UPDATE {head} SET seq = %s, prev_hash = %s, hash = %s, occurred_at = %s WHERE id = 1",
-            [last.seq, last.prev_hash, last.hash, at],
-        )
+    rows = batch.query(f"SELECT seq, hash, occurred_at, clock_timestamp() FROM {head} WHERE id = 1 FOR UPDATE")
+    if not rows:
+        raise RuntimeError(ERROR_NO_HEAD.format(schema=connection.schema_name))
+    seq, prev, last_at, now = rows[0]
+    at = max(now, last_at) if last_at is not None else now
+    for event in events:
+        seq += 1
+        event.seq, event.prev_hash, event.occurred_at = seq, prev, at
+        event.hash = prev = chain.link_hash(prev_hash=prev, seq=seq, occurred_at=at, body_digest=event._body_digest)
+    last = events[-1]
+    # After the events, so the head's guard can see the event it moves onto.
+    move = (
+        f"UPDATE {head} SET seq = %s, prev_hash = %s, hash = %s, occurred_at = %s WHERE id = 1",
+        [last.seq, last.prev_hash, last.hash, at],
+    )
+    # One array per column (unnest): a small statement, the same for any number of events.
+    arrays = [[] for _ in EVENT_COLUMNS]
+    for event in events:
+        for values, name in zip(arrays, EVENT_COLUMNS, strict=True):
+            value = getattr(event, name)
+            values.append(json.dumps(value) if name in JSON_COLUMNS else value)
+    insert = (
+        f"INSERT INTO {table} ({', '.join(EVENT_COLUMNS)}) "
+        f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in _event_array_types())}) RETURNING seq, id"
+    )
+    ids = dict(batch.query(insert, arrays, then=[move]))
     for event in events:
         event.id = ids[event.seq]
         event._state.adding, event._state.db = False, connection.alias

@@ -73,7 +73,7 @@ class RollupDeltas:
             commit_work_add(COMMIT_WORK_KEY, rows)
 
 
-def _flush(owed: list[dict]) -> None:
+def _flush(owed: list[dict], batch) -> None:
     """Write a transaction's rollup deltas: one statement, rows in key order (ADR 0030).
 
     Every transaction locks the rollup rows it changes in the same (sorted) order, right before
@@ -88,21 +88,18 @@ def _flush(owed: list[dict]) -> None:
     rows = sorted((key, value) for key, value in merged.items() if any(value))
     if not rows:
         return
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
-    params = [item for key, value in rows for item in (*key, *value)]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {TABLE} (span, performer_id, day, kind, subject_type, count, duration_count,
-                                 duration_seconds)
-            VALUES {values}
-            ON CONFLICT (span, performer_id, day, kind, subject_type) DO UPDATE SET
-                count = {TABLE}.count + EXCLUDED.count,
-                duration_count = {TABLE}.duration_count + EXCLUDED.duration_count,
-                duration_seconds = {TABLE}.duration_seconds + EXCLUDED.duration_seconds
-            """,
-            params,
-        )
+    values = ", ".join(["(%s, %s, %s::date, %s, %s, %s, %s, %s)"] * len(rows))
+    batch.add(
+        f"""
+        INSERT INTO {TABLE} (span, performer_id, day, kind, subject_type, count, duration_count, duration_seconds)
+        VALUES {values}
+        ON CONFLICT (span, performer_id, day, kind, subject_type) DO UPDATE SET
+            count = {TABLE}.count + EXCLUDED.count,
+            duration_count = {TABLE}.duration_count + EXCLUDED.duration_count,
+            duration_seconds = {TABLE}.duration_seconds + EXCLUDED.duration_seconds
+        """,
+        [item for key, value in rows for item in (*key, *value)],
+    )
 
 
 COMMIT_WORK_KEY = "timeline.rollups"

@@ -3,9 +3,11 @@ own transaction; each write keeps the 360° links and the daily rollups in step 
 """
 
 import copy
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
 from itertools import islice
 
 from django.contrib.contenttypes.models import ContentType
@@ -106,8 +108,52 @@ def _validate_common(*, kind: str, title: str, source: str, occurred_at: datetim
         raise ValidationError(errors)
 
 
-def _entry_fields() -> list:
-    return [f for f in Entry._meta.concrete_fields if not f.primary_key and f.name != "activity_id"]
+@cache
+def _entry_columns() -> tuple[list, str, str, list[str]]:
+    """The inserted fields, their column list, names for them in a query and their base types."""
+    fields = [f for f in Entry._meta.concrete_fields if not f.primary_key and f.name != "activity_id"]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    names = ", ".join(f"c{i}" for i in range(len(fields)))
+    return fields, columns, names, [f.db_type(connection).split("(")[0] for f in fields]
+
+
+def _column_value(field, entry: Entry):
+    value = field.pre_save(entry, add=True)
+    if isinstance(field, models.JSONField):  # as text in a jsonb[] array
+        return json.dumps(value, cls=field.encoder)
+    return field.get_db_prep_save(value, connection)
+
+
+def _insert_entry(entry: Entry, keys: set[tuple[str, int]]) -> list[tuple[Entry, set[tuple[str, int]]]]:
+    """``_insert_entries`` of one entry (``entry_record``'s case): a plain INSERT … SELECT, cheaper to plan."""
+    fields, columns, _, _ = _entry_columns()
+    params = [_activity_month(), *(f.get_db_prep_save(f.pre_save(entry, add=True), connection) for f in fields)]
+    links = ", ".join(["(%s, %s::bigint)"] * len(keys))
+    params += [item for key in sorted(keys) for item in key]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH inserted AS (
+                INSERT INTO {Entry._meta.db_table} (activity_id, {columns})
+                SELECT {ACTIVITY_ID_SQL}, {", ".join(["%s"] * len(fields))}
+                  FROM (SELECT nextval('timeline_activity_seq') AS n) AS seq
+                ON CONFLICT (source, external_id) WHERE external_id IS NOT NULL DO NOTHING
+                RETURNING id, activity_id, occurred_at
+            ), links AS (
+                INSERT INTO {EntryLink._meta.db_table} (entry_id, subject_type, subject_id, occurred_at)
+                SELECT i.id, l.subject_type, l.subject_id, i.occurred_at
+                  FROM inserted i, (VALUES {links}) AS l(subject_type, subject_id)
+            )
+            SELECT id, activity_id FROM inserted
+            """,
+            params,
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return []
+    entry.pk, entry.activity_id = row
+    entry._state.adding, entry._state.db = False, connection.alias
+    return [(entry, keys)]
 
 
 def _insert_entries(rows: list[tuple[Entry, set[tuple[str, int]]]]) -> list[tuple[Entry, set[tuple[str, int]]]]:
@@ -119,29 +165,26 @@ def _insert_entries(rows: list[tuple[Entry, set[tuple[str, int]]]]) -> list[tupl
     that overlap wait on each other's keys in one order and can't deadlock. Activity ids come from
     the sequence in the same statement (ADR 0010; a skipped entry leaves a gap, never a reuse).
     """
-    fields = _entry_fields()
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    names = ", ".join(f"c{i}" for i in range(len(fields)))
-    row_sql = "(%s::int, " + ", ".join(f"%s::{f.db_type(connection).split('(')[0]}" for f in fields) + ")"
-    entry_params, link_values, link_params = [], [], []
+    if len(rows) == 1:
+        return _insert_entry(*rows[0])
+    fields, columns, names, array_types = _entry_columns()
+    # One array per column (unnest), not one placeholder per value: the statement stays small
+    # and the same for every chunk, and the driver binds 20 lists instead of 20,000 values.
+    arrays = [[] for _ in fields]
+    link_positions, link_types, link_ids = [], [], []
     for position, (entry, keys) in enumerate(rows):
-        entry_params += [position, *(f.get_db_prep_save(f.pre_save(entry, add=True), connection) for f in fields)]
+        for values, field in zip(arrays, fields, strict=True):
+            values.append(_column_value(field, entry))
         for subject_type, subject_id in sorted(keys):
-            link_values.append("(%s::int, %s, %s::bigint)")
-            link_params += [position, subject_type, subject_id]
-    links = ""
-    if link_values:
-        links = f""", links AS (
-            INSERT INTO {EntryLink._meta.db_table} (entry_id, subject_type, subject_id, occurred_at)
-            SELECT k.id, l.subject_type, l.subject_id, k.occurred_at
-              FROM keyed k JOIN (VALUES {", ".join(link_values)}) AS l(position, subject_type, subject_id)
-                ON l.position = k.position
-        )"""
+            link_positions.append(position + 1)  # WITH ORDINALITY counts from 1
+            link_types.append(subject_type)
+            link_ids.append(subject_id)
+    casts = ", ".join(f"%s::{array_type}[]" for array_type in array_types)
     sql = f"""
         WITH input AS MATERIALIZED (
             SELECT {ACTIVITY_ID_SQL} AS activity_id, numbered.*
               FROM (SELECT nextval('timeline_activity_seq') AS n, v.*
-                      FROM (VALUES {", ".join([row_sql] * len(rows))}) AS v(position, {names})
+                      FROM unnest({casts}) WITH ORDINALITY AS v({names}, position)
                      ORDER BY v.position) AS numbered
         ), inserted AS (
             INSERT INTO {Entry._meta.db_table} (activity_id, {columns})
@@ -151,11 +194,17 @@ def _insert_entries(rows: list[tuple[Entry, set[tuple[str, int]]]]) -> list[tupl
         ), keyed AS (
             -- RETURNING can't name an input column: the activity id finds each row's position.
             SELECT i.id, i.activity_id, i.occurred_at, p.position FROM inserted i JOIN input p USING (activity_id)
-        ){links}
-        SELECT position, id, activity_id FROM keyed
+        ), links AS (
+            INSERT INTO {EntryLink._meta.db_table} (entry_id, subject_type, subject_id, occurred_at)
+            SELECT k.id, l.subject_type, l.subject_id, k.occurred_at
+              FROM keyed k
+              JOIN unnest(%s::bigint[], %s::varchar[], %s::bigint[]) AS l(position, subject_type, subject_id)
+                ON l.position = k.position
+        )
+        SELECT position - 1, id, activity_id FROM keyed
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [_activity_month(), *entry_params, *link_params])
+        cursor.execute(sql, [_activity_month(), *arrays, link_positions, link_types, link_ids])
         stored = {position: (pk, activity_id) for position, pk, activity_id in cursor.fetchall()}
     inserted = []
     for position, (entry, keys) in enumerate(rows):
@@ -221,9 +270,11 @@ def _links_locked(built: list[tuple[Entry, list]]) -> list[tuple[Entry, set[tupl
                 wanted[type(instance)].add(instance.pk)
     fresh = {}
     for model, ids in wanted.items():
-        query = model._default_manager.filter(pk__in=sorted(ids)).order_by("pk")
-        sql, params = query.query.sql_with_params()
-        for instance in model._default_manager.raw(f"{sql} FOR SHARE", params):
+        table, pk = model._meta.db_table, model._meta.pk.column
+        rows = model._default_manager.raw(
+            f"SELECT * FROM {table} WHERE {pk} = ANY(%s) ORDER BY {pk} FOR SHARE", [sorted(ids)]
+        )
+        for instance in rows:
             fresh[(model, instance.pk)] = instance
 
     def current(obj):
