@@ -122,6 +122,8 @@ EVENT_COLUMNS = (
     "payload_salt", "payload_digest",
 )  # fmt: skip
 JSON_COLUMNS = frozenset({"changes", "metadata"})
+SOURCES = frozenset(Source.values)
+BULK_EVENTS = 64  # more events than this (an import's chunk) are bound by the server, as arrays
 
 
 @cache
@@ -148,7 +150,7 @@ def _append(*, action: str, entity: SubjectRef, entity_name: str, changes: dict,
         "case_id": case_id,
         "changes": json_safe(changes),
         "metadata": json_safe(ctx.as_metadata()),
-        "source": ctx.source if ctx.source in Source.values else Source.SYSTEM,
+        "source": ctx.source if ctx.source in SOURCES else Source.SYSTEM,
         "request_id": ctx.request_id[:64],
         "payload_salt": secrets.token_hex(16),
     }
@@ -200,7 +202,7 @@ def _flush(events: list[AuditEvent], batch) -> None:
         f"INSERT INTO {table} ({', '.join(EVENT_COLUMNS)}) "
         f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in _event_array_types())}) RETURNING seq, id"
     )
-    ids = dict(batch.query(insert, arrays, then=[move]))
+    ids = dict(batch.query(insert, arrays, then=[move], bulk=len(events) > BULK_EVENTS))
     for event in events:
         event.id = ids[event.seq]
         event._state.adding, event._state.db = False, connection.alias

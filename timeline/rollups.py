@@ -76,7 +76,8 @@ class RollupDeltas:
 def _flush(owed: list[dict], batch) -> None:
     """Write a transaction's rollup deltas: one statement, rows in key order (ADR 0030).
 
-    Every transaction locks the rollup rows it changes in the same (sorted) order, right before
+    Every transaction locks the rollup rows it changes in the same (sorted) order (unnest keeps
+    the arrays' order, and the upsert takes the rows as it meets them), right before
     the audit head and its COMMIT, so two writers can't wait on each other's rows in a cycle.
     """
     merged: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -88,20 +89,23 @@ def _flush(owed: list[dict], batch) -> None:
     rows = sorted((key, value) for key, value in merged.items() if any(value))
     if not rows:
         return
-    values = ", ".join(["(%s, %s, %s::date, %s, %s, %s, %s, %s)"] * len(rows))
-    batch.add(
-        f"""
+    columns = list(zip(*(key + tuple(value) for key, value in rows), strict=True))
+    upsert = f"""
         INSERT INTO {TABLE} (span, performer_id, day, kind, subject_type, count, duration_count, duration_seconds)
-        VALUES {values}
+        SELECT * FROM unnest(%s::varchar[], %s::bigint[], %s::date[], %s::varchar[], %s::varchar[], %s::int[],
+                             %s::int[], %s::bigint[])
         ON CONFLICT (span, performer_id, day, kind, subject_type) DO UPDATE SET
             count = {TABLE}.count + EXCLUDED.count,
             duration_count = {TABLE}.duration_count + EXCLUDED.duration_count,
             duration_seconds = {TABLE}.duration_seconds + EXCLUDED.duration_seconds
-        """,
-        [item for key, value in rows for item in (*key, *value)],
-    )
+    """
+    if len(rows) > BULK_ROWS:  # an import's chunk: bound by the server, in a round trip of its own
+        batch.query(upsert, [list(column) for column in columns], bulk=True)
+    else:
+        batch.add(upsert, [list(column) for column in columns])
 
 
+BULK_ROWS = 64
 COMMIT_WORK_KEY = "timeline.rollups"
 commit_work_register(COMMIT_WORK_KEY, rank=10, flush=_flush)  # before the audit head (rank 100)
 

@@ -21,6 +21,7 @@ from timeline.models import Entry, EntryLink
 from timeline.rollups import RollupDeltas, firm_tz
 from timeline.schemas import PayloadError, payload_duration_seconds, payload_validate
 from traf3li.api.exceptions import TransitionError
+from traf3li.core.commit_work import bulk_execute
 from traf3li.core.context import current_context
 from traf3li.core.registries import case_of, hierarchy_ancestors, hierarchy_registered, hierarchy_types
 from traf3li.core.subjects import SubjectError, SubjectRef, subject_display_name, subject_model, subject_of
@@ -35,6 +36,7 @@ ERROR_RECORDED_DELETED = (
     "This source and external_id name entry {activity_id}, which was deleted; restore it instead of recording it again."
 )
 RELINK_FIELDS = ("id", "occurred_at", "subject_type", "subject_id", "related")
+KINDS, SOURCES = frozenset(EntryKind.values), frozenset(EntrySource.values)  # ``.values`` builds a list
 IMPORT_CHUNK = 1000  # entries per transaction of entry_import: about 20,000 statement parameters
 # ACT-YYYYMM-NNNNNN from the sequence number n: six digits at least, more past a million.
 ACTIVITY_ID_SQL = "'ACT-' || %s || '-' || lpad(n::text, greatest(6, length(n::text)), '0')"
@@ -48,7 +50,7 @@ def _payload_errors(exc: PayloadError) -> ValidationError:
 
 def entry_clean_payload(kind: str, payload: dict | None) -> dict:
     """The kind's cleaned payload, or a ValidationError on ``payload`` naming each bad field."""
-    if kind not in EntryKind.values:
+    if kind not in KINDS:
         raise ValidationError({"kind": [ERROR_KIND.format(kind=kind, known=", ".join(EntryKind.values))]})
     try:
         return payload_validate(kind, payload)
@@ -96,9 +98,9 @@ def _case_id(entry: Entry) -> int | None:
 
 def _validate_common(*, kind: str, title: str, source: str, occurred_at: datetime | None) -> None:
     errors = {}
-    if kind not in EntryKind.values:
+    if kind not in KINDS:
         errors["kind"] = [ERROR_KIND.format(kind=kind, known=", ".join(EntryKind.values))]
-    if source not in EntrySource.values:
+    if source not in SOURCES:
         errors["source"] = [ERROR_SOURCE.format(source=source, known=", ".join(EntrySource.values))]
     if not (title or "").strip():
         errors["title"] = [ERROR_TITLE]
@@ -203,9 +205,8 @@ def _insert_entries(rows: list[tuple[Entry, set[tuple[str, int]]]]) -> list[tupl
         )
         SELECT position - 1, id, activity_id FROM keyed
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [_activity_month(), *arrays, link_positions, link_types, link_ids])
-        stored = {position: (pk, activity_id) for position, pk, activity_id in cursor.fetchall()}
+    rows_back = bulk_execute(connection, sql, [_activity_month(), *arrays, link_positions, link_types, link_ids])
+    stored = {position: (pk, activity_id) for position, pk, activity_id in rows_back}
     inserted = []
     for position, (entry, keys) in enumerate(rows):
         if position in stored:

@@ -90,8 +90,18 @@ class Batch:
     def add(self, sql: str, params=()) -> None:
         self.queued.append((sql, list(params)))
 
-    def query(self, sql: str, params=(), *, then: list[tuple[str, list]] = ()) -> list[tuple]:
-        """Send the queued statements, ``sql`` and ``then``; return ``sql``'s rows."""
+    def query(self, sql: str, params=(), *, then: list[tuple[str, list]] = (), bulk: bool = False) -> list[tuple]:
+        """Send the queued statements, ``sql`` and ``then``; return ``sql``'s rows.
+
+        ``bulk``: ``sql`` binds large arrays, which go faster bound by the server (binary) than
+        quoted into the text; it then gets a round trip of its own.
+        """
+        if bulk:
+            self.finish()
+            rows = bulk_execute(self.conn, sql, params)
+            for statement in then:
+                self.add(*statement)
+            return rows
         statements = [*self.queued, (sql, list(params)), *then]
         at = len(self.queued)
         self.queued = []
@@ -117,6 +127,22 @@ class Batch:
             for _ in range(at):
                 cursor.cursor.nextset()
             return cursor.fetchall()
+
+
+def bulk_execute(conn, sql: str, params, *, fetch: bool = True) -> list[tuple]:
+    """Run ``sql`` with server-side binding, on the connection's current transaction and schema.
+
+    Django's cursors quote every parameter into the statement's text (client-side binding); for
+    statements that bind arrays of thousands of values, the server's binary binding is several
+    times cheaper. The statement bypasses Django's execute wrappers (it isn't in query counts).
+    """
+    with conn.cursor() as cursor:  # makes sure the connection is open and on the schema's search path
+        raw = psycopg.Cursor(cursor.connection)
+        try:
+            raw.execute(sql.replace("%s", "%b"), params)  # %b: bound in binary, arrays unquoted
+            return raw.fetchall() if fetch and raw.description is not None else []
+        finally:
+            raw.close()
 
 
 def commit_work_flush(conn, *, committing: bool = True) -> None:
