@@ -38,7 +38,7 @@ from timeline.activities.choices import ActivityState
 from timeline.activities.models import Activity, ActivityType
 from timeline.activities.services import activity_complete, activity_schedule, activity_type_create
 from timeline.models import Entry, EntryLink, StatRollup
-from timeline.rollups import firm_tz
+from timeline.rollups import firm_tz, rollup_fold
 from timeline.services import entry_record, entry_update
 from traf3li.crm import services as crm
 from traf3li.crm.choices import CaseStatus
@@ -252,6 +252,7 @@ def firm_local_days(tz):
 
 def rollup_rows(first, last) -> dict:
     """The stored rollups of the days first..last and of their months, zero rows left out."""
+    rollup_fold()  # the counters alone: the deltas appended since the last fold are added first
     rows = {}
     for span, start, end in (("d", first, last), ("m", first.replace(day=1), last.replace(day=1))):
         for row in StatRollup.objects.filter(span=span, day__gte=start, day__lte=end).values_list(

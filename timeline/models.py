@@ -126,3 +126,33 @@ class StatRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.span} {self.day} {self.performer_id} {self.kind} {self.subject_type}: {self.count}"
+
+
+class StatRollupDelta(models.Model):
+    """A transaction's changes to the rollups, appended, never updated (ADR 0030).
+
+    Writers insert here instead of upserting ``StatRollup``'s hot rows (today's firm-wide row of a
+    kind is touched by every writer); readers add both tables, and ``rollup_fold`` moves the
+    deltas into the rollups every minute. Same columns as ``StatRollup``, without the unique key.
+    """
+
+    span = models.CharField(max_length=1, choices=StatRollup.Span.choices)
+    day = models.DateField()
+    performer_id = models.BigIntegerField()
+    kind = models.CharField(max_length=24)
+    subject_type = models.CharField(max_length=32)
+    count = models.IntegerField(default=0)
+    duration_count = models.IntegerField(default=0)
+    duration_seconds = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["span", "performer_id", "day"],
+                include=["kind", "subject_type", "count", "duration_count", "duration_seconds"],
+                name="timeline_rollupdelta_key_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.span} {self.day} {self.performer_id} {self.kind} {self.subject_type}: {self.count:+d}"

@@ -2,9 +2,10 @@
 
 Each live entry counts in four rows: its firm-local day and month, each once for its performer and
 once for everybody (``StatRollup.ALL``), with the count and sum of known durations. Writers pass
-signed deltas, written at the transaction's commit (ADR 0030); readers add whole months, whole
-days, and aggregate the partial days at the edges of a range directly, so the result always
-equals a direct aggregate (a test proves it).
+signed deltas, appended at the transaction's commit and folded into the counters every minute
+(ADR 0030); readers add whole months, whole days (counters plus unfolded deltas), and aggregate
+the partial days at the edges of a range directly, so the result always equals a direct
+aggregate (a test proves it).
 ``rollup_rebuild`` recomputes everything (after a firm changes its timezone, or to repair).
 """
 
@@ -15,11 +16,11 @@ from datetime import date, datetime, time, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 
-from timeline.models import StatRollup
+from timeline.models import StatRollup, StatRollupDelta
 from traf3li.core.commit_work import commit_work_add, commit_work_discard, commit_work_register
 
 DAY, MONTH = StatRollup.Span.DAY, StatRollup.Span.MONTH
-TABLE = StatRollup._meta.db_table
+TABLE, DELTAS = StatRollup._meta.db_table, StatRollupDelta._meta.db_table
 
 
 def firm_tz() -> zoneinfo.ZoneInfo:
@@ -74,11 +75,11 @@ class RollupDeltas:
 
 
 def _flush(owed: list[dict], batch) -> None:
-    """Write a transaction's rollup deltas: one statement, rows in key order (ADR 0030).
+    """Append a transaction's rollup deltas, merged per key: one INSERT, no row lock (ADR 0030).
 
-    Every transaction locks the rollup rows it changes in the same (sorted) order (unnest keeps
-    the arrays' order, and the upsert takes the rows as it meets them), right before
-    the audit head and its COMMIT, so two writers can't wait on each other's rows in a cycle.
+    Upserting the counters made today's firm-wide row of each kind a lock every writer queued on
+    from its flush to its COMMIT. Appended deltas conflict with nothing; readers add them, and
+    ``rollup_fold`` moves them into the counters.
     """
     merged: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
     for rows in owed:
@@ -89,23 +90,52 @@ def _flush(owed: list[dict], batch) -> None:
     rows = sorted((key, value) for key, value in merged.items() if any(value))
     if not rows:
         return
-    columns = list(zip(*(key + tuple(value) for key, value in rows), strict=True))
-    upsert = f"""
-        INSERT INTO {TABLE} (span, performer_id, day, kind, subject_type, count, duration_count, duration_seconds)
-        SELECT * FROM unnest(%s::varchar[], %s::bigint[], %s::date[], %s::varchar[], %s::varchar[], %s::int[],
-                             %s::int[], %s::bigint[])
-        ON CONFLICT (span, performer_id, day, kind, subject_type) DO UPDATE SET
-            count = {TABLE}.count + EXCLUDED.count,
-            duration_count = {TABLE}.duration_count + EXCLUDED.duration_count,
-            duration_seconds = {TABLE}.duration_seconds + EXCLUDED.duration_seconds
-    """
+    columns = [list(column) for column in zip(*(key + tuple(value) for key, value in rows), strict=True)]
+    append = f"INSERT INTO {DELTAS} ({COLUMNS}) SELECT * FROM unnest({ARRAYS})"
     if len(rows) > BULK_ROWS:  # an import's chunk: bound by the server, in a round trip of its own
-        batch.query(upsert, [list(column) for column in columns], bulk=True)
+        batch.query(append, columns, bulk=True)
     else:
-        batch.add(upsert, [list(column) for column in columns])
+        batch.add(append, columns)
 
 
+COLUMNS = "span, performer_id, day, kind, subject_type, count, duration_count, duration_seconds"
+ARRAYS = "%s::varchar[], %s::bigint[], %s::date[], %s::varchar[], %s::varchar[], %s::int[], %s::int[], %s::bigint[]"
 BULK_ROWS = 64
+
+
+def rollup_fold() -> int:
+    """Move the committed deltas into the counters; returns how many deltas went (beat, every minute).
+
+    One statement: a reader's snapshot sees each delta either still appended or already added,
+    never both. Deltas of transactions still open are not visible yet and wait for the next fold.
+    The counters are locked in key order, and only folds and the rebuild lock them.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH moved AS (DELETE FROM {DELTAS} RETURNING {COLUMNS}),
+            summed AS (
+                SELECT span, performer_id, day, kind, subject_type,
+                       sum(count) AS count, sum(duration_count) AS duration_count,
+                       sum(duration_seconds) AS duration_seconds, count(*) AS deltas
+                  FROM moved GROUP BY 1, 2, 3, 4, 5
+            ),
+            added AS (
+                INSERT INTO {TABLE} ({COLUMNS})
+                SELECT span, performer_id, day, kind, subject_type, count, duration_count, duration_seconds
+                  FROM summed ORDER BY span, performer_id, day, kind, subject_type
+                ON CONFLICT (span, performer_id, day, kind, subject_type) DO UPDATE SET
+                    count = {TABLE}.count + EXCLUDED.count,
+                    duration_count = {TABLE}.duration_count + EXCLUDED.duration_count,
+                    duration_seconds = {TABLE}.duration_seconds + EXCLUDED.duration_seconds
+                RETURNING 1
+            )
+            SELECT coalesce(sum(deltas), 0) FROM summed, (SELECT count(*) FROM added) AS done
+            """
+        )
+        return cursor.fetchone()[0]
+
+
 COMMIT_WORK_KEY = "timeline.rollups"
 commit_work_register(COMMIT_WORK_KEY, rank=10, flush=_flush)  # before the audit head (rank 100)
 
@@ -119,10 +149,11 @@ def rollup_rebuild(tz: zoneinfo.ZoneInfo | None = None) -> int:
     """
     local_day = "(occurred_at AT TIME ZONE %(tz)s)::date"
     with connection.cursor() as cursor:
-        # Writers upsert rollups in their own transactions; make them wait instead of racing.
-        cursor.execute(f"LOCK TABLE {TABLE} IN EXCLUSIVE MODE")
+        # Writers append deltas and folds add them in their own transactions; make both wait.
+        cursor.execute(f"LOCK TABLE {TABLE}, {DELTAS} IN EXCLUSIVE MODE")
         # This transaction's own entries are counted below: the deltas it owes would count them twice.
         commit_work_discard(COMMIT_WORK_KEY)
+        cursor.execute(f"DELETE FROM {DELTAS}")
         cursor.execute(f"DELETE FROM {TABLE}")
         cursor.execute(
             f"""
@@ -204,8 +235,9 @@ def _open_pieces(first: date | None, end: date | None) -> list:
 def rollup_totals(pieces: list, *, performers: list[int] | None, kinds: list[str] | None, subject_types) -> list:
     """Rows of (kind, subject_type, count, duration_count, duration_seconds) summed over ``pieces``.
 
-    One UNION ALL arm per piece: each is a range of the covering key index, read without the
-    table (an OR of ranges would become a bitmap scan that visits every row's page).
+    One UNION ALL arm per piece and table (counters and unfolded deltas): each is a range of a
+    covering index, read without the table (an OR of ranges would become a bitmap scan that
+    visits every row's page).
     """
     if not pieces:
         return []
@@ -226,11 +258,12 @@ def rollup_totals(pieces: list, *, performers: list[int] | None, kinds: list[str
         if end is not None:
             where.append("day < %s")
             arm_params.append(end)
-        arms.append(
-            f"SELECT kind, subject_type, count, duration_count, duration_seconds FROM {TABLE} "
-            f"WHERE {' AND '.join(where)}"
-        )
-        params += arm_params
+        for table in (TABLE, DELTAS):  # the counters, and the deltas not folded into them yet
+            arms.append(
+                f"SELECT kind, subject_type, count, duration_count, duration_seconds FROM {table} "
+                f"WHERE {' AND '.join(where)}"
+            )
+            params += arm_params
     with connection.cursor() as cursor:
         cursor.execute(
             f"""

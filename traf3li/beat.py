@@ -15,4 +15,7 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "timeline.activities.tasks.activity_reminders_task",
         "schedule": timedelta(minutes=10),
     },
+    # Stats add the rollup counters and the deltas appended since the last fold, so folding is
+    # about keeping that tail short, not about correctness: a minute's writes are a few hundred rows.
+    "rollups-fold": {"task": "timeline.tasks.rollups_fold_task", "schedule": timedelta(minutes=1)},
 }

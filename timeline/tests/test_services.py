@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 
 from audit.models import AuditEvent
 from timeline.models import Entry, EntryLink, StatRollup
+from timeline.rollups import rollup_fold
 from timeline.services import entry_delete, entry_import, entry_record, entry_restore, entry_update
 from timeline.tests.factories import client_family, record
 
@@ -96,11 +97,13 @@ def test_soft_delete_and_restore_keep_links_and_rollups_in_step(in_firm_a):
     # given
     client, contact, _ = client_family()
     entry = record(contact, kind="call", payload={"duration_seconds": 60})
+    rollup_fold()
     stat = StatRollup.objects.get(kind="call", span="d", performer_id=StatRollup.ALL)
     assert (stat.count, stat.duration_count, stat.duration_seconds) == (1, 1, 60)
     # when
     entry_delete(entry=entry)
     # then
+    rollup_fold()
     stat.refresh_from_db()
     assert (stat.count, stat.duration_count, stat.duration_seconds) == (0, 0, 0)
     assert links_of(entry) == set()
@@ -108,6 +111,7 @@ def test_soft_delete_and_restore_keep_links_and_rollups_in_step(in_firm_a):
     # when
     entry_restore(entry=entry)
     # then
+    rollup_fold()
     stat.refresh_from_db()
     assert stat.count == 1
     assert links_of(entry) == {("contact", contact.id), ("client", client.id)}
@@ -123,6 +127,7 @@ def test_update_moves_rollups_and_links(in_firm_a):
     # then
     assert links_of(entry) == {("client", other.id)}
     assert EntryLink.objects.get(entry=entry).occurred_at == datetime(2025, 2, 5, 10, tzinfo=UTC)
+    rollup_fold()
     assert set(
         StatRollup.objects.filter(count__gt=0, kind="note", day__year=2025).values_list("span", "day", "subject_type")
     ) == {
@@ -157,4 +162,5 @@ def test_import_records_many_skips_known_provider_ids_and_audits_each(in_firm_a)
     assert (
         AuditEvent.objects.filter(entity_type="entry", entity_id__in=[e.id for e in made], action="create").count() == 5
     )
+    rollup_fold()
     assert StatRollup.objects.get(span="d", performer_id=StatRollup.ALL, kind="sms", subject_type="contact").count == 5

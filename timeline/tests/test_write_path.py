@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from audit.models import AuditChainHead, AuditEvent
 from timeline.models import EntryLink, StatRollup
+from timeline.rollups import rollup_fold
 from timeline.services import EntryDeletedError, entry_delete, entry_restore
 from timeline.tests.factories import bulk_entries, client_family, record
 from traf3li.crm import services as crm
@@ -108,14 +109,15 @@ def test_a_transaction_writes_its_rollups_and_audit_once_at_its_end(in_firm_a):
         record(client, kind="email", title="second")
         crm.record_create(instance=Case(title="third", client=client))
         written_before_the_end = [s for s in statements if "audit_auditchainhead" in s or "timeline_statrollup" in s]
-    # then nothing shared was touched before the end, and then once each: rollups, then the head
+    # then nothing shared was touched before the end, and then once each: rollup deltas, then the head
     assert written_before_the_end == []
     sent = " ".join(statements)
-    assert sent.count("INSERT INTO timeline_statrollup") == 1
+    assert sent.count("INSERT INTO timeline_statrollupdelta") == 1
     assert sent.count("FROM audit_auditchainhead WHERE id = 1 FOR UPDATE") == 1
     assert sent.count("UPDATE audit_auditchainhead") == 1
-    assert sent.index("INSERT INTO timeline_statrollup") < sent.index("FROM audit_auditchainhead")
+    assert sent.index("INSERT INTO timeline_statrollupdelta") < sent.index("FROM audit_auditchainhead")
     assert AuditChainHead.objects.get(pk=1).seq == head + 4  # three entries (one opens the case) + the case
+    rollup_fold()
     assert StatRollup.objects.filter(span="d", performer_id=StatRollup.ALL, kind__in=["call", "email"]).count() == 2
     events = list(AuditEvent.objects.filter(seq__gt=head).order_by("seq"))
     assert [e.seq for e in events] == list(range(head + 1, head + 5))
@@ -132,4 +134,30 @@ def test_a_rolled_back_savepoint_owes_nothing(in_firm_a):
             raise RuntimeError
     assert AuditChainHead.objects.get(pk=1).seq == head + 1
     assert AuditEvent.objects.get(seq=head + 1).entity_id == kept.pk
+    rollup_fold()
     assert not StatRollup.objects.filter(kind="sms", performer_id=StatRollup.ALL).exclude(count=0).exists()
+
+
+def test_stats_are_exact_before_during_and_after_folding_the_deltas(in_firm_a, api_a):
+    from timeline.models import StatRollupDelta
+    from timeline.tasks import rollups_fold_task
+
+    client, contact, _ = client_family()
+
+    def stats():
+        return api_a.get("/api/v1/timeline/stats/", {"kind": "call"}).json()["total"]
+
+    record(contact, kind="call", payload={"duration_seconds": 30})
+    record(client, kind="call")
+    assert StatRollupDelta.objects.exists()
+    before = stats()
+    # when the deltas are folded (the beat task), and more are appended, and folded again
+    assert rollups_fold_task.apply().result["folded"] > 0
+    assert not StatRollupDelta.objects.exists()
+    assert stats() == before
+    entry_delete(entry=record(client, kind="call"))
+    record(client, kind="call")
+    assert stats() == before + 1
+    rollup_fold()
+    # then the counters alone carry it all
+    assert stats() == before + 1 and not StatRollupDelta.objects.exists()
