@@ -171,41 +171,100 @@ def _append(*, action: str, entity: SubjectRef, entity_name: str, changes: dict,
 def _flush(events: list[AuditEvent], batch) -> None:
     """Link the transaction's events to the chain and insert them: the head row is the last lock taken.
 
-    The link is computed here, in Python, from the head read under its row lock, so no
-    statement applies a function to a column (a rule Citus imposes on UPDATE). Time follows the
-    chain: never before the previous event. Two round trips: the head (with whatever the batch
-    queued before it), then the events, one array per column, with the head's move.
+    One statement, sent with what the batch queued before it: it locks the head, links the events
+    in order (a recursive CTE over the digests computed in Python), inserts them and moves the
+    head, so the head is held for that statement's rest and the COMMIT, with no round trip or
+    Python in between. The functions that format and hash (STABLE ``to_char``, ``convert_to``)
+    run in the INSERT's SELECT; the UPDATE of the head only copies columns, as Citus requires.
+    Time follows the chain: never before the previous event.
     """
-    head, table = AuditChainHead._meta.db_table, AuditEvent._meta.db_table
-    rows = batch.query(f"SELECT seq, hash, occurred_at, clock_timestamp() FROM {head} WHERE id = 1 FOR UPDATE")
+    if len(events) == 1:  # most transactions: the same statement without the recursion and arrays
+        rows = batch.query(_append_one_sql(), [events[0]._body_digest, *_payload_values(events[0])])
+    else:
+        rows = batch.query(_append_sql(), _append_params(events), bulk=len(events) > BULK_EVENTS)
     if not rows:
         raise RuntimeError(ERROR_NO_HEAD.format(schema=connection.schema_name))
-    seq, prev, last_at, now = rows[0]
-    at = max(now, last_at) if last_at is not None else now
-    for event in events:
-        seq += 1
-        event.seq, event.prev_hash, event.occurred_at = seq, prev, at
-        event.hash = prev = chain.link_hash(prev_hash=prev, seq=seq, occurred_at=at, body_digest=event._body_digest)
-    last = events[-1]
-    # After the events, so the head's guard can see the event it moves onto.
-    move = (
-        f"UPDATE {head} SET seq = %s, prev_hash = %s, hash = %s, occurred_at = %s WHERE id = 1",
-        [last.seq, last.prev_hash, last.hash, at],
-    )
-    # One array per column (unnest): a small statement, the same for any number of events.
-    arrays = [[] for _ in EVENT_COLUMNS]
-    for event in events:
-        for values, name in zip(arrays, EVENT_COLUMNS, strict=True):
-            value = getattr(event, name)
-            values.append(json.dumps(value) if name in JSON_COLUMNS else value)
-    insert = (
-        f"INSERT INTO {table} ({', '.join(EVENT_COLUMNS)}) "
-        f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in _event_array_types())}) RETURNING seq, id"
-    )
-    ids = dict(batch.query(insert, arrays, then=[move], bulk=len(events) > BULK_EVENTS))
-    for event in events:
-        event.id = ids[event.seq]
+    linked = {row[0]: row for row in rows}
+    first = min(linked)
+    for offset, event in enumerate(events):
+        event.seq, event.id, event.prev_hash, event.hash, event.occurred_at = linked[first + offset]
         event._state.adding, event._state.db = False, connection.alias
+
+
+PAYLOAD_COLUMNS = EVENT_COLUMNS[4:]  # what the writer computed; seq, hashes and time come from the chain
+
+
+def _payload_values(event: AuditEvent) -> list:
+    return [
+        json.dumps(getattr(event, name)) if name in JSON_COLUMNS else getattr(event, name) for name in PAYLOAD_COLUMNS
+    ]
+
+
+def _append_params(events: list[AuditEvent]) -> list[list]:
+    """One array per column (unnest): a small statement, the same for any number of events."""
+    rows = [_payload_values(event) for event in events]
+    return [[event._body_digest for event in events], *(list(column) for column in zip(*rows, strict=True))]
+
+
+def _link_sql(prev: str, seq: str, at: str, body: str) -> str:
+    """``chain.link_hash`` in SQL: sha256 of ``prev_hash|seq|occurred_at|body_digest``, hex."""
+    stamp = chain.TIMESTAMP_SQL.format(ts=at)
+    return (
+        f"encode(sha256(convert_to({prev} || '|' || ({seq})::text || '|' || {stamp} || '|' || {body}, 'UTF8')), 'hex')"
+    )
+
+
+def _moved_sql(head: str) -> str:
+    return f"""moved AS (
+            UPDATE {head} SET seq = m.seq, prev_hash = m.prev_hash, hash = m.hash, occurred_at = m.occurred_at
+              FROM (SELECT * FROM inserted ORDER BY seq DESC LIMIT 1) AS m
+             WHERE {head}.id = 1
+            RETURNING 1
+        )"""
+
+
+@cache
+def _append_one_sql() -> str:
+    head, table = AuditChainHead._meta.db_table, AuditEvent._meta.db_table
+    casts = {name: t for name, t in zip(EVENT_COLUMNS, _event_array_types(), strict=True)}
+    values = ", ".join(f"%s::{casts[name]}" for name in PAYLOAD_COLUMNS)
+    return f"""
+        WITH head AS MATERIALIZED (
+            SELECT seq, hash, greatest(clock_timestamp(), occurred_at) AS at FROM {head} WHERE id = 1 FOR UPDATE
+        ), inserted AS (
+            INSERT INTO {table} ({", ".join(EVENT_COLUMNS)})
+            SELECT h.seq + 1, h.hash, {_link_sql("h.hash", "h.seq + 1", "h.at", "%s::varchar")}, h.at, {values}
+              FROM head h
+            RETURNING seq, id, prev_hash, hash, occurred_at
+        ), {_moved_sql(head)}
+        SELECT seq, id, prev_hash, hash, occurred_at FROM inserted
+    """
+
+
+@cache
+def _append_sql() -> str:
+    head, table = AuditChainHead._meta.db_table, AuditEvent._meta.db_table
+    arrays = ", ".join(f"%s::{t}[]" for t in _event_array_types()[4:])
+    return f"""
+        WITH RECURSIVE head AS MATERIALIZED (
+            SELECT seq, hash, greatest(clock_timestamp(), occurred_at) AS at FROM {head} WHERE id = 1 FOR UPDATE
+        ), input AS MATERIALIZED (
+            SELECT * FROM unnest(%s::varchar[], {arrays}) WITH ORDINALITY
+                AS v(body_digest, {", ".join(PAYLOAD_COLUMNS)}, n)
+        ), link (n, seq, prev_hash, hash) AS (
+            SELECT 0::bigint, seq, ''::varchar, hash::varchar FROM head
+            UNION ALL
+            SELECT i.n, l.seq + 1, l.hash, {_link_sql("l.hash", "l.seq + 1", "h.at", "i.body_digest")}
+              FROM link l JOIN input i ON i.n = l.n + 1 CROSS JOIN head h
+        ), inserted AS (
+            INSERT INTO {table} ({", ".join(EVENT_COLUMNS)})
+            SELECT l.seq, l.prev_hash, l.hash, h.at, {", ".join("i." + c for c in PAYLOAD_COLUMNS)}
+              FROM link l JOIN input i ON i.n = l.n CROSS JOIN head h
+             ORDER BY l.n
+            RETURNING seq, id, prev_hash, hash, occurred_at
+        ), {_moved_sql(head)}
+        SELECT seq, id, prev_hash, hash, occurred_at FROM inserted
+    """
 
 
 COMMIT_WORK_KEY = "audit.events"
