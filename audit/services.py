@@ -178,17 +178,20 @@ def _flush(events: list[AuditEvent], batch) -> None:
     run in the INSERT's SELECT; the UPDATE of the head only copies columns, as Citus requires.
     Time follows the chain: never before the previous event.
     """
+
+    def linked(rows):
+        by_seq = {row[0]: row for row in rows if row[0] is not None}
+        first = min(by_seq)
+        for offset, event in enumerate(events):
+            event.seq, event.id, event.prev_hash, event.hash, event.occurred_at = by_seq[first + offset]
+            event._state.adding, event._state.db = False, connection.alias
+
+    missing = ERROR_NO_HEAD.format(schema=connection.schema_name)
     if len(events) == 1:  # most transactions: the same statement without the recursion and arrays
-        rows = batch.query(_append_one_sql(), [events[0]._body_digest, *_payload_values(events[0])])
+        params = [events[0]._body_digest, *_payload_values(events[0]), missing]
+        batch.add(_append_one_sql(), params, then=linked)
     else:
-        rows = batch.query(_append_sql(), _append_params(events), bulk=len(events) > BULK_EVENTS)
-    if not rows:
-        raise RuntimeError(ERROR_NO_HEAD.format(schema=connection.schema_name))
-    linked = {row[0]: row for row in rows}
-    first = min(linked)
-    for offset, event in enumerate(events):
-        event.seq, event.id, event.prev_hash, event.hash, event.occurred_at = linked[first + offset]
-        event._state.adding, event._state.db = False, connection.alias
+        batch.add(_append_sql(), [*_append_params(events), missing], then=linked, bulk=len(events) > BULK_EVENTS)
 
 
 PAYLOAD_COLUMNS = EVENT_COLUMNS[4:]  # what the writer computed; seq, hashes and time come from the chain
@@ -238,7 +241,17 @@ def _append_one_sql() -> str:
             RETURNING seq, id, prev_hash, hash, occurred_at
         ), {_moved_sql(head)}
         SELECT seq, id, prev_hash, hash, occurred_at FROM inserted
+        UNION ALL {HEAD_CHECK_SQL}
     """
+
+
+# No head, no events: fail the statement (casting the message to a number raises it), so the
+# COMMIT sent after it never runs. A UNION ALL arm is always run; the scalar subquery keeps the
+# planner from folding the cast; with a head it yields one row of NULLs, which ``linked`` skips.
+HEAD_CHECK_SQL = (
+    "SELECT (SELECT %s::text WHERE NOT EXISTS (SELECT 1 FROM head))::bigint, NULL::bigint, NULL::varchar, "
+    "NULL::varchar, NULL::timestamptz"
+)
 
 
 @cache
@@ -264,6 +277,7 @@ def _append_sql() -> str:
             RETURNING seq, id, prev_hash, hash, occurred_at
         ), {_moved_sql(head)}
         SELECT seq, id, prev_hash, hash, occurred_at FROM inserted
+        UNION ALL {HEAD_CHECK_SQL}
     """
 
 

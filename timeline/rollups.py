@@ -92,10 +92,7 @@ def _flush(owed: list[dict], batch) -> None:
         return
     columns = [list(column) for column in zip(*(key + tuple(value) for key, value in rows), strict=True)]
     append = f"INSERT INTO {DELTAS} ({COLUMNS}) SELECT * FROM unnest({ARRAYS})"
-    if len(rows) > BULK_ROWS:  # an import's chunk: bound by the server, in a round trip of its own
-        batch.query(append, columns, bulk=True)
-    else:
-        batch.add(append, columns)
+    batch.add(append, columns, bulk=len(rows) > BULK_ROWS)  # an import's chunk goes bound by the server
 
 
 COLUMNS = "span, performer_id, day, kind, subject_type, count, duration_count, duration_seconds"

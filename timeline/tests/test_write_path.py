@@ -161,3 +161,24 @@ def test_stats_are_exact_before_during_and_after_folding_the_deltas(in_firm_a, a
     rollup_fold()
     # then the counters alone carry it all
     assert stats() == before + 1 and not StatRollupDelta.objects.exists()
+
+
+def test_without_a_chain_head_a_write_fails_whole_and_commits_nothing(scratch_firm):
+    """The COMMIT rides in the flush's round trip: a flush that can't audit must stop it."""
+    from django.db import DatabaseError
+
+    from traf3li.crm.models import Organization
+
+    assert connection.settings_dict["NAME"].startswith("test_")
+    name = f"Unaudited {timezone.now().timestamp()}"
+    with connection.cursor() as cursor:  # what only a superuser can do: hide the head from the writer
+        cursor.execute("ALTER TABLE audit_auditchainhead RENAME TO audit_auditchainhead_away")
+        cursor.execute("CREATE TABLE audit_auditchainhead (LIKE audit_auditchainhead_away INCLUDING ALL)")
+    try:
+        with pytest.raises(DatabaseError, match="audit chain head"):
+            crm.record_create(instance=Organization(name=name))
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE audit_auditchainhead")
+            cursor.execute("ALTER TABLE audit_auditchainhead_away RENAME TO audit_auditchainhead")
+    assert not Organization.objects.filter(name=name).exists()

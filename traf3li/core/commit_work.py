@@ -76,57 +76,53 @@ def commit_work_discard(key: str, *, using: str = DEFAULT_DB_ALIAS) -> None:
 
 
 class Batch:
-    """The statements of one commit's flushes, sent together: each ``query`` carries what was
-    ``add``ed before it in the same round trip, in order. The lock order is the statements' order.
+    """The statements of one commit's flushes, sent together, in the order added: the lock order.
 
-    With psycopg's client-side binding (Django's default) several statements go as one simple
-    query; a server-side binding cursor gets them one by one, in the same order.
+    Flushers ``add`` statements (with ``then(rows)`` when they need a statement's rows back), and
+    the flush sends them in one round trip, with the COMMIT itself when the transaction ends: the
+    last shared row is then released by the server's COMMIT, with no round trip or Python while
+    it is held. With psycopg's client-side binding (Django's default) several statements go as one
+    simple query, which stops at the first error, so a failed statement never reaches the COMMIT;
+    a server-side binding cursor gets them one by one, in the same order.
     """
 
     def __init__(self, conn):
         self.conn = conn
-        self.queued: list[tuple[str, list]] = []
+        self.queued: list[tuple[str, list, Callable | None]] = []
 
-    def add(self, sql: str, params=()) -> None:
-        self.queued.append((sql, list(params)))
-
-    def query(self, sql: str, params=(), *, then: list[tuple[str, list]] = (), bulk: bool = False) -> list[tuple]:
-        """Send the queued statements, ``sql`` and ``then``; return ``sql``'s rows.
-
-        ``bulk``: ``sql`` binds large arrays, which go faster bound by the server (binary) than
-        quoted into the text; it then gets a round trip of its own.
-        """
+    def add(self, sql: str, params=(), *, then: Callable[[list], None] | None = None, bulk: bool = False) -> None:
+        """Queue ``sql``. ``bulk``: it binds large arrays, which go faster bound by the server
+        (binary) than quoted into the text; it is sent at once, after what is queued."""
         if bulk:
             self.finish()
             rows = bulk_execute(self.conn, sql, params)
-            for statement in then:
-                self.add(*statement)
-            return rows
-        statements = [*self.queued, (sql, list(params)), *then]
-        at = len(self.queued)
-        self.queued = []
-        return self._send(statements, at)
+            if then is not None:
+                then(rows)
+            return
+        self.queued.append((sql, list(params), then))
 
-    def finish(self) -> None:
-        if self.queued:
-            statements, self.queued = self.queued, []
-            self._send(statements, None)
-
-    def _send(self, statements: list[tuple[str, list]], at: int | None) -> list[tuple]:
+    def finish(self, closing: str | None = None) -> None:
+        """Send what is queued, and ``closing`` (the COMMIT) after it, in one round trip."""
+        statements, self.queued = self.queued, []
+        if closing:
+            statements.append((closing, [], None))
+        if not statements:
+            return
         with self.conn.cursor() as cursor:
             if len(statements) == 1 or not isinstance(cursor.cursor, psycopg.ClientCursor):
-                rows = []
-                for i, (sql, params) in enumerate(statements):
+                for sql, params, then in statements:
                     cursor.execute(sql, params)
-                    if i == at:
-                        rows = cursor.fetchall()
-                return rows
-            cursor.execute("; ".join(sql for sql, _ in statements), [p for _, params in statements for p in params])
-            if at is None:
-                return []
-            for _ in range(at):
-                cursor.cursor.nextset()
-            return cursor.fetchall()
+                    if then is not None:
+                        then(cursor.fetchall())
+                return
+            cursor.execute(
+                "; ".join(sql for sql, _, _ in statements), [p for _, params, _ in statements for p in params]
+            )
+            for index, (_, _, then) in enumerate(statements):
+                if index:
+                    cursor.cursor.nextset()
+                if then is not None:
+                    then(cursor.fetchall())
 
 
 def bulk_execute(conn, sql: str, params, *, fetch: bool = True) -> list[tuple]:
@@ -173,9 +169,9 @@ def commit_work_flush(conn, *, committing: bool = True) -> None:
             with schema_context(schema):
                 flusher.flush(items, batch)
                 batch.finish()
-    if not committing:  # the transaction goes on (a test's wrapper): give it back its deferred checks
-        batch.add("SET CONSTRAINTS ALL DEFERRED")
-    batch.finish()
+    # COMMIT in the same round trip: the backend's own COMMIT then finds nothing left to do.
+    # A transaction that goes on (a test's wrapper) gets its deferred checks back instead.
+    batch.finish(closing="COMMIT" if committing else "SET CONSTRAINTS ALL DEFERRED")
 
 
 def commit_work_mark(conn) -> dict[str, int]:
