@@ -31,7 +31,7 @@ class AuditEvent(models.Model):
     changes = models.JSONField(default=dict)
     metadata = models.JSONField(default=dict)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.SYSTEM)
-    request_id = models.CharField(max_length=64, db_index=True)
+    request_id = models.CharField(max_length=64)  # indexed in Meta: exact lookups only, no LIKE index
     # The hash covers ``payload_digest``, not the personal fields themselves (actor name and
     # email, entity name, changes, metadata), so erasure can blank them without breaking the
     # chain. The salt keeps a digest of a short value (a phone number) from being guessed by
@@ -51,6 +51,7 @@ class AuditEvent(models.Model):
                 fields=["case_id", "occurred_at", "id"], name="audit_case_time_idx", condition=Q(case_id__isnull=False)
             ),
             models.Index(fields=["action", "occurred_at", "id"], name="audit_action_time_idx"),
+            models.Index(fields=["request_id"], name="audit_request_idx"),
         ]
 
     def __str__(self) -> str:

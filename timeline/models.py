@@ -17,9 +17,10 @@ class EntryQuerySet(models.QuerySet):
 class Entry(models.Model):
     """One thing that happened, on one subject's timeline (and on its related subjects' and parents')."""
 
-    activity_id = models.CharField(max_length=24, unique=True, editable=False)
+    activity_id = models.CharField(max_length=24, editable=False)  # unique: see Meta (no LIKE index)
     kind = models.CharField(max_length=24, choices=EntryKind.choices)
-    subject_content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    # No index of its own: timeline_entry_subject_idx starts with it.
+    subject_content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+", db_index=False)
     subject_id = models.BigIntegerField()
     subject = GenericForeignKey("subject_content_type", "subject_id")
     # Denormalised, so a page renders without a join per row and shows names as they were then.
@@ -52,6 +53,9 @@ class Entry(models.Model):
         verbose_name_plural = "entries"
         ordering = ["-occurred_at", "-id"]
         constraints = [
+            # A constraint rather than unique=True, which would add a varchar_pattern_ops index for
+            # LIKE that nothing uses and every insert pays for.
+            models.UniqueConstraint(fields=["activity_id"], name="timeline_entry_activity_id_uniq"),
             models.UniqueConstraint(
                 fields=["source", "external_id"],
                 condition=Q(external_id__isnull=False),
