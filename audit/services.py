@@ -36,6 +36,7 @@ ERROR_NO_HEAD = "The audit chain head of schema '{schema}' is missing; run the a
 # Keys an erasure leaves alone by default: they identify records, not people.
 STRUCTURAL_KEYS = frozenset({"id", "created_at", "updated_at"})
 BYPASS_SETTING = "traf3li.audit_bypass"  # read by the audit_event_guard() trigger function
+BYPASS_MODES = frozenset({"purge", "erase"})
 BODY_COLUMNS = (
     "actor_type", "actor_id", "actor_role", "action", "entity_type", "entity_id", "case_id", "source",
     "request_id", "payload_digest",
@@ -315,13 +316,20 @@ def audit_record(
 
 @contextmanager
 def _bypass(mode: str):
-    """Open the trigger's bypass for this transaction's next statements only, then close it."""
+    """Open the trigger's bypass for this transaction's next statements only, then close it.
+
+    ``SET LOCAL``, not ``set_config()``: Citus propagates SET LOCAL to the worker that runs the
+    trigger (``citus.propagate_set_commands = 'local'``), and a function call stays on the
+    coordinator. The mode is one of two literals, so it is safe to spell in the statement.
+    """
+    if mode not in BYPASS_MODES:
+        raise ValueError(f"Unknown audit bypass mode '{mode}'.")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config(%s, %s, true)", [BYPASS_SETTING, mode])
+        cursor.execute(f"SET LOCAL {BYPASS_SETTING} = '{mode}'")
         try:
             yield
         finally:
-            cursor.execute("SELECT set_config(%s, '', true)", [BYPASS_SETTING])
+            cursor.execute(f"SET LOCAL {BYPASS_SETTING} = ''")
 
 
 def _redact_changes(changes: dict, fields: set[str] | None) -> dict:
