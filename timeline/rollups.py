@@ -127,7 +127,7 @@ def rollup_fold() -> int:
                     duration_seconds = {TABLE}.duration_seconds + EXCLUDED.duration_seconds
                 RETURNING 1
             )
-            SELECT coalesce(sum(deltas), 0) FROM summed, (SELECT count(*) FROM added) AS done
+            SELECT coalesce(sum(deltas), 0)::bigint FROM summed, (SELECT count(*) FROM added) AS done
             """
         )
         return cursor.fetchone()[0]
