@@ -291,3 +291,39 @@ def test_an_entry_update_and_a_relink_of_its_contact_do_not_deadlock(bounded_wai
     for entity_type, entity_id in (("contact", contact.pk), ("entry", entry.pk)):
         updates = AuditEvent.objects.filter(action="update", entity_type=entity_type, entity_id=entity_id)
         assert updates.count() == 1, f"one update event for {entity_type}:{entity_id}"
+
+
+# --- a move racing a recorder: the entry must land on the contact's client as it is at commit -----
+
+
+def test_an_entry_recorded_while_its_contact_moves_shows_on_the_new_client(bounded_waits):
+    firm = bounded_waits
+    tag = uuid.uuid4().hex[:8]
+    old, new = (crm.record_create(instance=Client(name=f"Race {tag} {n}")) for n in ("old", "new"))
+    contact = crm.record_create(instance=Contact(name=f"Race {tag} mover", client=old))
+    stale = Contact.objects.get(pk=contact.pk)  # what a webhook handler read before the move
+    moved, release = threading.Event(), threading.Event()
+
+    def mover():
+        with transaction.atomic():
+            crm.record_update(instance=Contact.objects.get(pk=contact.pk), data={"client": new})
+            moved.set()
+            assert release.wait(timeout=WAIT_SECONDS)
+
+    def recorder():
+        return entry_record(kind="sms", subject=stale, title=f"Race {tag} sms", source="twilio",
+                            external_id=f"race-{tag}")  # fmt: skip
+
+    first = Writer(firm, "mover", mover)
+    first.start()
+    assert moved.wait(timeout=WAIT_SECONDS)
+    second = Writer(firm, "recorder", recorder)
+    second.start()
+    # the recorder waits for the moving transaction (FOR SHARE against its row lock) ...
+    wait_until(lambda: waiting_or_done(second), "the recorder waits for the move")
+    assert not second.done.is_set()
+    release.set()
+    finish(first, second)
+    # ... and its entry is on the contact's new client, not the old one
+    entry = Entry.objects.get(source="twilio", external_id=f"race-{tag}")
+    assert links_of(entry) == {("contact", contact.pk), ("client", new.pk)}

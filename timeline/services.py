@@ -7,7 +7,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from itertools import islice
 
 from django.contrib.contenttypes.models import ContentType
@@ -21,7 +21,7 @@ from timeline.models import Entry, EntryLink
 from timeline.rollups import RollupDeltas, firm_tz
 from timeline.schemas import PayloadError, payload_duration_seconds, payload_validate
 from traf3li.api.exceptions import TransitionError
-from traf3li.core.commit_work import bulk_execute
+from traf3li.core.commit_work import Batch, bulk_execute
 from traf3li.core.context import current_context
 from traf3li.core.registries import case_of, hierarchy_ancestors, hierarchy_registered, hierarchy_types
 from traf3li.core.subjects import SubjectError, SubjectRef, subject_display_name, subject_model, subject_of
@@ -126,36 +126,60 @@ def _column_value(field, entry: Entry):
     return field.get_db_prep_save(value, connection)
 
 
-def _insert_entry(entry: Entry, keys: set[tuple[str, int]]) -> list[tuple[Entry, set[tuple[str, int]]]]:
-    """``_insert_entries`` of one entry (``entry_record``'s case): a plain INSERT … SELECT, cheaper to plan."""
+def _insert_entry(
+    entry: Entry, keys: set[tuple[str, int]], pairs: list | None = None
+) -> list[tuple[Entry, set[tuple[str, int]]]]:
+    """``_insert_entries`` of one entry (``entry_record``'s case): a plain INSERT … SELECT, cheaper to plan.
+
+    With ``pairs`` (the entry's subjects), the FOR SHARE reads of ``_links_locked`` go in the same
+    round trip, before the insert; the links were computed from the caller's instances, and are
+    corrected in the rare case a locked record turns out to have moved since the caller read it.
+    """
     fields, columns, _, _ = _entry_columns()
     params = [_activity_month(), *(f.get_db_prep_save(f.pre_save(entry, add=True), connection) for f in fields)]
     links = ", ".join(["(%s, %s::bigint)"] * len(keys))
     params += [item for key in sorted(keys) for item in key]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            WITH inserted AS (
-                INSERT INTO {Entry._meta.db_table} (activity_id, {columns})
-                SELECT {ACTIVITY_ID_SQL}, {", ".join(["%s"] * len(fields))}
-                  FROM (SELECT nextval('timeline_activity_seq') AS n) AS seq
-                ON CONFLICT (source, external_id) WHERE external_id IS NOT NULL DO NOTHING
-                RETURNING id, activity_id, occurred_at
-            ), links AS (
-                INSERT INTO {EntryLink._meta.db_table} (entry_id, subject_type, subject_id, occurred_at)
-                SELECT i.id, l.subject_type, l.subject_id, i.occurred_at
-                  FROM inserted i, (VALUES {links}) AS l(subject_type, subject_id)
-            )
-            SELECT id, activity_id FROM inserted
-            """,
-            params,
+    batch, fresh, stored = Batch(connection), {}, []
+    for model, sql, lock_params in _share_locks(pairs or []):
+        batch.add(sql, lock_params, then=partial(_keep_fresh, model, fresh))
+    batch.add(
+        f"""
+        WITH inserted AS (
+            INSERT INTO {Entry._meta.db_table} (activity_id, {columns})
+            SELECT {ACTIVITY_ID_SQL}, {", ".join(["%s"] * len(fields))}
+              FROM (SELECT nextval('timeline_activity_seq') AS n) AS seq
+            ON CONFLICT (source, external_id) WHERE external_id IS NOT NULL DO NOTHING
+            RETURNING id, activity_id, occurred_at
+        ), links AS (
+            INSERT INTO {EntryLink._meta.db_table} (entry_id, subject_type, subject_id, occurred_at)
+            SELECT i.id, l.subject_type, l.subject_id, i.occurred_at
+              FROM inserted i, (VALUES {links}) AS l(subject_type, subject_id)
         )
-        row = cursor.fetchone()
-    if row is None:
+        SELECT id, activity_id FROM inserted
+        """,
+        params,
+        then=stored.extend,
+    )
+    batch.finish()
+    if not stored:
         return []
-    entry.pk, entry.activity_id = row
+    entry.pk, entry.activity_id = stored[0]
     entry._state.adding, entry._state.db = False, connection.alias
+    if fresh:
+        keys = _correct_links(entry, keys, _current_keys(pairs, fresh))
     return [(entry, keys)]
+
+
+def _correct_links(entry: Entry, stored: set, wanted: set) -> set:
+    """Make the entry's links ``wanted`` where the caller's stale instances gave ``stored``."""
+    if stored != wanted:
+        for subject_type, subject_id in stored - wanted:
+            EntryLink.objects.filter(entry=entry, subject_type=subject_type, subject_id=subject_id).delete()
+        EntryLink.objects.bulk_create(
+            EntryLink(entry=entry, subject_type=t, subject_id=i, occurred_at=entry.occurred_at)
+            for t, i in sorted(wanted - stored)
+        )
+    return wanted
 
 
 def _insert_entries(rows: list[tuple[Entry, set[tuple[str, int]]]]) -> list[tuple[Entry, set[tuple[str, int]]]]:
@@ -256,6 +280,35 @@ def _build(
     return entry, [(subject_ref, subject), *related_pairs]
 
 
+def _share_locks(pairs: Iterable[tuple[SubjectRef, models.Model | None]]) -> list[tuple[type, str, list]]:
+    """FOR SHARE reads of the records whose parents go into links (one per model, ids in order)."""
+    wanted = defaultdict(set)
+    for ref, instance in pairs:
+        if hierarchy_registered(ref.type) and instance is not None:
+            wanted[type(instance)].add(instance.pk)
+    statements = []
+    for model, ids in sorted(wanted.items(), key=lambda item: item[0]._meta.label):
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in model._meta.concrete_fields)
+        table, pk = model._meta.db_table, model._meta.pk.column
+        sql = f"SELECT {columns} FROM {table} WHERE {pk} = ANY(%s) ORDER BY {pk} FOR SHARE"
+        statements.append((model, sql, [sorted(ids)]))
+    return statements
+
+
+def _keep_fresh(model, fresh: dict, rows: list) -> None:
+    names = [f.attname for f in model._meta.concrete_fields]
+    for row in rows:
+        instance = model.from_db(connection.alias, names, row)
+        fresh[(model, instance.pk)] = instance
+
+
+def _current_keys(pairs, fresh: dict) -> set[tuple[str, int]]:
+    def current(obj):
+        return fresh.get((type(obj), obj.pk), obj) if obj is not None else None
+
+    return _link_keys((ref, current(obj)) for ref, obj in pairs)
+
+
 def _links_locked(built: list[tuple[Entry, list]]) -> list[tuple[Entry, set[tuple[str, int]]]]:
     """Each entry with its link keys, computed from its subjects re-read under FOR SHARE.
 
@@ -264,24 +317,12 @@ def _links_locked(built: list[tuple[Entry, list]]) -> list[tuple[Entry, set[tupl
     FOR UPDATE, then relinks) therefore either commits first, and the links name the new parent,
     or waits for this transaction, and its relink sees this entry. Many recorders share the lock.
     """
-    wanted = defaultdict(set)
-    for _, pairs in built:
-        for ref, instance in pairs:
-            if hierarchy_registered(ref.type) and instance is not None:
-                wanted[type(instance)].add(instance.pk)
     fresh = {}
-    for model, ids in wanted.items():
-        table, pk = model._meta.db_table, model._meta.pk.column
-        rows = model._default_manager.raw(
-            f"SELECT * FROM {table} WHERE {pk} = ANY(%s) ORDER BY {pk} FOR SHARE", [sorted(ids)]
-        )
-        for instance in rows:
-            fresh[(model, instance.pk)] = instance
-
-    def current(obj):
-        return fresh.get((type(obj), obj.pk), obj) if obj is not None else None
-
-    return [(entry, _link_keys((ref, current(obj)) for ref, obj in pairs)) for entry, pairs in built]
+    for model, sql, params in _share_locks(pair for _, pairs in built for pair in pairs):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            _keep_fresh(model, fresh, cursor.fetchall())
+    return [(entry, _current_keys(pairs, fresh)) for entry, pairs in built]
 
 
 def batched(items: Iterable, size: int):
@@ -343,14 +384,14 @@ def entry_record(
         external_id=external_id,
         payload=payload,
     )
-    built = _links_locked([built])[0]
-    if not _insert_entries([built]):
-        stored = Entry.objects.get(source=source, external_id=built[0].external_id)
+    entry, pairs = built
+    if not _insert_entry(entry, _link_keys(pairs), pairs):
+        stored = Entry.objects.get(source=source, external_id=entry.external_id)
         if stored.deleted_at is not None:
             raise EntryDeletedError(stored)
         return stored
-    _bookkeep([built[0]], actor)
-    return built[0]
+    _bookkeep([entry], actor)
+    return entry
 
 
 def entry_import(*, items: Iterable[dict], actor=None, chunk_size: int = IMPORT_CHUNK) -> int:
