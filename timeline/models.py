@@ -98,18 +98,15 @@ class EntryLink(models.Model):
         return f"{self.subject_type}:{self.subject_id} -> {self.entry_id}"
 
 
-class StatRollup(models.Model):
-    """Live entries per firm-local day (or month), performer, kind and subject type, for fast stats."""
+class RollupSpan(models.TextChoices):
+    DAY = "d", "Day"
+    MONTH = "m", "Month"
 
-    class Span(models.TextChoices):
-        DAY = "d", "Day"
-        MONTH = "m", "Month"
 
-    # performer_id: a user's id, NOBODY (0) for system entries, or ALL (-1) for the firm-wide sum,
-    # which saves stats without a performer filter from adding up one row per user.
-    NOBODY, ALL = 0, -1
+class RollupCounts(models.Model):
+    """The columns of a rollup row: which day (or month), performer, kind and subject type, and the counts."""
 
-    span = models.CharField(max_length=1, choices=Span.choices)
+    span = models.CharField(max_length=1, choices=RollupSpan.choices)
     day = models.DateField()  # a month's row carries the month's first day
     performer_id = models.BigIntegerField()  # no FK: users may be erased, their counts stay
     kind = models.CharField(max_length=24)
@@ -117,6 +114,21 @@ class StatRollup(models.Model):
     count = models.IntegerField(default=0)
     duration_count = models.IntegerField(default=0)
     duration_seconds = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.span} {self.day} {self.performer_id} {self.kind} {self.subject_type}: {self.count}"
+
+
+class StatRollup(RollupCounts):
+    """Live entries per firm-local day (or month), performer, kind and subject type, for fast stats."""
+
+    Span = RollupSpan
+    # performer_id: a user's id, NOBODY (0) for system entries, or ALL (-1) for the firm-wide sum,
+    # which saves stats without a performer filter from adding up one row per user.
+    NOBODY, ALL = 0, -1
 
     class Meta:
         constraints = [
@@ -128,26 +140,14 @@ class StatRollup(models.Model):
             ),
         ]
 
-    def __str__(self) -> str:
-        return f"{self.span} {self.day} {self.performer_id} {self.kind} {self.subject_type}: {self.count}"
 
-
-class StatRollupDelta(models.Model):
+class StatRollupDelta(RollupCounts):
     """A transaction's changes to the rollups, appended, never updated (ADR 0030).
 
     Writers insert here instead of upserting ``StatRollup``'s hot rows (today's firm-wide row of a
     kind is touched by every writer); readers add both tables, and ``rollup_fold`` moves the
     deltas into the rollups every minute. Same columns as ``StatRollup``, without the unique key.
     """
-
-    span = models.CharField(max_length=1, choices=StatRollup.Span.choices)
-    day = models.DateField()
-    performer_id = models.BigIntegerField()
-    kind = models.CharField(max_length=24)
-    subject_type = models.CharField(max_length=32)
-    count = models.IntegerField(default=0)
-    duration_count = models.IntegerField(default=0)
-    duration_seconds = models.BigIntegerField(default=0)
 
     class Meta:
         indexes = [
@@ -157,6 +157,3 @@ class StatRollupDelta(models.Model):
                 name="timeline_rollupdelta_key_idx",
             ),
         ]
-
-    def __str__(self) -> str:
-        return f"{self.span} {self.day} {self.performer_id} {self.kind} {self.subject_type}: {self.count:+d}"
