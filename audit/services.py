@@ -262,14 +262,17 @@ def _append_sql() -> str:
     return f"""
         WITH RECURSIVE head AS MATERIALIZED (
             SELECT seq, hash, greatest(clock_timestamp(), occurred_at) AS at FROM {head} WHERE id = 1 FOR UPDATE
+        ), digests AS (
+            SELECT %s::varchar[] AS body
         ), input AS MATERIALIZED (
-            SELECT * FROM unnest(%s::varchar[], {arrays}) WITH ORDINALITY
-                AS v(body_digest, {", ".join(PAYLOAD_COLUMNS)}, n)
+            SELECT * FROM unnest({arrays}) WITH ORDINALITY AS v({", ".join(PAYLOAD_COLUMNS)}, n)
         ), link (n, seq, prev_hash, hash) AS (
+            -- Each step reads its digest by subscript: linking n events costs n steps, not n².
             SELECT 0::bigint, seq, ''::varchar, hash::varchar FROM head
             UNION ALL
-            SELECT i.n, l.seq + 1, l.hash, {_link_sql("l.hash", "l.seq + 1", "h.at", "i.body_digest")}
-              FROM link l JOIN input i ON i.n = l.n + 1 CROSS JOIN head h
+            SELECT l.n + 1, l.seq + 1, l.hash, {_link_sql("l.hash", "l.seq + 1", "h.at", "d.body[l.n + 1]")}
+              FROM link l CROSS JOIN head h CROSS JOIN digests d
+             WHERE l.n < cardinality(d.body)
         ), inserted AS (
             INSERT INTO {table} ({", ".join(EVENT_COLUMNS)})
             SELECT l.seq, l.prev_hash, l.hash, h.at, {", ".join("i." + c for c in PAYLOAD_COLUMNS)}

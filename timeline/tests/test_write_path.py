@@ -10,7 +10,7 @@ from django.utils import timezone
 from audit.models import AuditChainHead, AuditEvent
 from timeline.models import EntryLink, StatRollup
 from timeline.rollups import rollup_fold
-from timeline.services import EntryDeletedError, entry_delete, entry_restore
+from timeline.services import EntryDeletedError, entry_delete, entry_import, entry_restore
 from timeline.tests.factories import bulk_entries, client_family, record
 from traf3li.crm import services as crm
 from traf3li.crm.models import Case, Client
@@ -182,3 +182,19 @@ def test_without_a_chain_head_a_write_fails_whole_and_commits_nothing(scratch_fi
             cursor.execute("DROP TABLE audit_auditchainhead")
             cursor.execute("ALTER TABLE audit_auditchainhead_away RENAME TO audit_auditchainhead")
     assert not Organization.objects.filter(name=name).exists()
+
+
+def test_a_large_import_chunk_links_its_events_in_one_verified_run_of_the_chain(in_firm_a):
+    """An import's chunk takes the bulk path (server-bound arrays, the recursive link)."""
+    from audit.selectors import chain_verify
+
+    client, contact, _ = client_family()
+    head = AuditChainHead.objects.get(pk=1).seq
+    items = ({"kind": "note", "subject": contact if i % 2 else client, "title": f"Imported {i}", "source": "import",
+              "external_id": f"bulk-{i}"} for i in range(300))  # fmt: skip
+    assert entry_import(items=items, chunk_size=300) == 300
+    events = list(AuditEvent.objects.filter(seq__gt=head).order_by("seq"))
+    assert [e.seq for e in events] == list(range(head + 1, head + 301))
+    assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:], strict=False))
+    assert AuditChainHead.objects.get(pk=1).hash == events[-1].hash
+    assert chain_verify().ok
