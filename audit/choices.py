@@ -8,6 +8,8 @@ list it in ``DOMAIN_ACTIONS`` below when the contract names it.
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 ERROR_UNKNOWN_ACTION = (
     "Unknown audit action '{action}'. Register it with audit.choices.action_register() in your AppConfig.ready()."
@@ -18,41 +20,41 @@ ERROR_ACTION_FORMAT = "An audit action is snake_case, at most 64 characters: '{a
 class AuditAction(models.TextChoices):
     """The generic actions every record can go through."""
 
-    CREATE = "create", "Created"
-    UPDATE = "update", "Updated"
-    DELETE = "delete", "Deleted"
-    RESTORE = "restore", "Restored after a soft delete"
-    VIEW = "view", "Viewed (where the contract asks for read auditing)"
-    EXPORT = "export", "Exported (privacy export)"
-    ERASE = "erase", "Personal data erased (GDPR); names the events it redacted"
-    PURGE = "purge", "Events deleted by the retention purge"
-    CHANGE_PASSWORD = "change_password", "Password changed"
+    CREATE = "create", _("Created")
+    UPDATE = "update", _("Updated")
+    DELETE = "delete", _("Deleted")
+    RESTORE = "restore", _("Restored after a soft delete")
+    VIEW = "view", _("Viewed (where the contract asks for read auditing)")
+    EXPORT = "export", _("Exported (privacy export)")
+    ERASE = "erase", _("Personal data erased (GDPR); names the events it redacted")
+    PURGE = "purge", _("Events deleted by the retention purge")
+    CHANGE_PASSWORD = "change_password", _("Password changed")
 
 
 # Domain actions named by the contract or used by the feature apps: "<verb>_<entity>".
 DOMAIN_ACTIONS = {
-    "schedule_activity": "An activity was scheduled",
-    "complete_activity": "An activity was marked done",
-    "reschedule_activity": "An activity's deadline moved",
-    "cancel_activity": "An activity was cancelled",
-    "reassign_activity": "An activity changed hands",
-    "remind_activity": "An activity's reminder was sent",
-    "read_notification": "A notification was read",
-    "submit_invoice": "An invoice was submitted for approval",
-    "approve_invoice": "An invoice was approved",
-    "send_invoice": "An invoice was sent to the client",
-    "view_invoice": "The client viewed an invoice",
-    "write_off_invoice": "An invoice was written off",
-    "mark_overdue_invoice": "An invoice turned overdue",
-    "record_payment": "A payment was recorded",
-    "create_payment_plan": "An invoice was split into installments",
-    "rsvp_event": "An attendee answered an invitation",
-    "complete_event": "A calendar event was completed",
-    "revoke_calendar_feed": "A calendar feed token was revoked",
-    "send_message": "A message was sent through a provider",
-    "receive_message": "A message arrived through a webhook",
-    "update_message_status": "A provider reported a delivery status",
-    "link_message": "An unmatched message was linked to a record",
+    "schedule_activity": _("An activity was scheduled"),
+    "complete_activity": _("An activity was marked done"),
+    "reschedule_activity": _("An activity's deadline moved"),
+    "cancel_activity": _("An activity was cancelled"),
+    "reassign_activity": _("An activity changed hands"),
+    "remind_activity": _("An activity's reminder was sent"),
+    "read_notification": _("A notification was read"),
+    "submit_invoice": _("An invoice was submitted for approval"),
+    "approve_invoice": _("An invoice was approved"),
+    "send_invoice": _("An invoice was sent to the client"),
+    "view_invoice": _("The client viewed an invoice"),
+    "write_off_invoice": _("An invoice was written off"),
+    "mark_overdue_invoice": _("An invoice turned overdue"),
+    "record_payment": _("A payment was recorded"),
+    "create_payment_plan": _("An invoice was split into installments"),
+    "rsvp_event": _("An attendee answered an invitation"),
+    "complete_event": _("A calendar event was completed"),
+    "revoke_calendar_feed": _("A calendar feed token was revoked"),
+    "send_message": _("A message was sent through a provider"),
+    "receive_message": _("A message arrived through a webhook"),
+    "update_message_status": _("A provider reported a delivery status"),
+    "link_message": _("An unmatched message was linked to a record"),
 }
 
 _ACTIONS: dict[str, str] = {choice.value: choice.label for choice in AuditAction}
@@ -76,17 +78,18 @@ def action_catalogue() -> dict[str, str]:
 
 
 class ActorType(models.TextChoices):
-    USER = "user", "A user of the firm"
-    SYSTEM = "system", "The system (a task, a webhook, a command without a user)"
-    PLATFORM = "platform", "An operator of the platform (public admin)"
+    USER = "user", _("A user of the firm")
+    SYSTEM = "system", _("The system (a task, a webhook, a command without a user)")
+    PLATFORM = "platform", _("An operator of the platform (public admin)")
 
 
 class Source(models.TextChoices):
     """The door a write came through (``traf3li.core.context.ActionContext.source``)."""
 
-    API = "api", "API"
-    ADMIN = "admin", "Admin"
-    WEBHOOK = "webhook", "Webhook"
-    TASK = "task", "Task"
-    COMMAND = "command", "Command"
-    SYSTEM = "system", "System"
+    # A context apart from the role "Admin" and the entry kind "Task": in Arabic these are other words.
+    API = "api", pgettext_lazy("write source", "API")
+    ADMIN = "admin", pgettext_lazy("write source", "Admin")
+    WEBHOOK = "webhook", pgettext_lazy("write source", "Webhook")
+    TASK = "task", pgettext_lazy("write source", "Task")
+    COMMAND = "command", pgettext_lazy("write source", "Command")
+    SYSTEM = "system", pgettext_lazy("write source", "System")

@@ -1,5 +1,6 @@
 import django_filters
 from django import forms
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -9,7 +10,7 @@ from traf3li.api.bounds import INT8_MAX
 from traf3li.api.filters import AnySubjectFormField, ChoiceInFilter, IdFilter, MomentFilter, SubjectFilter
 from traf3li.core.subjects import subject_types
 
-ERROR_ACTOR = "Use a user id or 'system'."
+ERROR_ACTOR = gettext_lazy("Use a user id or 'system'.")
 
 
 class ActorFormField(forms.CharField):

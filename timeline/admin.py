@@ -154,11 +154,16 @@ class EntryAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # no hard delete: the "soft delete" action keeps the row for the audit
 
+    def has_soft_delete_permission(self, request, obj=None):
+        # The role map's delete right on entries is the soft delete (and its undo), as in the API.
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.delete_{opts.model_name}")
+
     def save_model(self, request, obj, form, change):
         data = {name: form.cleaned_data[name] for name in form.changed_data}
         services.entry_update(entry=Entry.objects.get(pk=obj.pk), data=data, actor=request.user)
 
-    @admin.action(description="Soft-delete the selected entries")
+    @admin.action(description="Soft-delete the selected entries", permissions=["soft_delete"])
     def soft_delete(self, request, queryset):
         entries = list(queryset.filter(deleted_at__isnull=True).order_by("pk"))
         for entry in entries:
@@ -167,7 +172,7 @@ class EntryAdmin(admin.ModelAdmin):
             request, f"{len(entries)} entries deleted; restore them from 'Deleted only'.", messages.SUCCESS
         )
 
-    @admin.action(description="Restore the selected entries")
+    @admin.action(description="Restore the selected entries", permissions=["soft_delete"])
     def restore(self, request, queryset):
         entries = list(queryset.filter(deleted_at__isnull=False).order_by("pk"))
         for entry in entries:

@@ -5,18 +5,25 @@ Loaded through ``entry_import`` (validated, linked, rolled up and audited like a
 bulk statements. Idempotent: every demo entry carries an ``external_id`` starting ``demo-``.
 """
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django.utils import timezone
 
+from timeline.choices import EntryKind
 from timeline.models import Entry
-from timeline.services import entry_import
+from timeline.rollups import firm_tz
+from timeline.services import entry_import, entry_update
 from traf3li.crm.models import Case, Client, Lead, Organization
 from traf3li.users.models import User
 
 MARKER = "demo-"
 ENTRIES_PER_CLIENT = (15, 45)  # a few busy clients, most quieter
 HISTORY_DAYS = 730
+# A Saudi office's week, in the firm's timezone: calls and meetings at 02:00 read as fake data.
+WEEKEND = {4, 5}  # Friday, Saturday (date.weekday())
+OFFICE_HOURS = (8 * 60 + 30, 17 * 60 + 30)  # 08:30-17:30, in minutes of the day
+MESSAGE_HOURS = (8 * 60, 22 * 60)  # clients write on WhatsApp and SMS into the evening
+CASE_OPENED_AT = time(9, 30)
 
 CALL_TITLES = [
     ("مكالمة مع العميل بخصوص موعد الجلسة", "ناقشنا موعد الجلسة القادمة والمستندات المطلوبة من المحامي"),
@@ -232,11 +239,38 @@ BUILDERS = (
 )
 
 
+def working_moment(rng, today, kind: str) -> datetime:
+    """A firm-local working day in the last ``HISTORY_DAYS`` (never today: no entry in the future)."""
+    tz = firm_tz()
+    day = today - timedelta(days=rng.randint(1, HISTORY_DAYS))
+    while day.weekday() in WEEKEND:
+        day -= timedelta(days=1)
+    start, end = MESSAGE_HOURS if kind in (EntryKind.SMS, EntryKind.WHATSAPP) else OFFICE_HOURS
+    minute = rng.randrange(start, end)
+    return datetime.combine(day, time(minute // 60, minute % 60, rng.randrange(60)), tzinfo=tz)
+
+
+def cases_opened_on_their_date() -> int:
+    """Move each case's "Case opened" entry to the case's open date (the crm seeder records it when it
+    creates the case, i.e. at seeding time, while the demo's cases were opened up to three years ago)."""
+    tz, moved = firm_tz(), 0
+    cases = {case.pk: case for case in Case.objects.exclude(opened_on=None)}
+    for entry in Entry.objects.live().filter(kind=EntryKind.CASE_CREATED, subject_type="case").order_by("pk"):
+        case = cases.get(entry.subject_id)
+        if case is None or timezone.localtime(entry.occurred_at, tz).date() == case.opened_on:
+            continue  # idempotent: already on its date
+        opened = datetime.combine(case.opened_on, CASE_OPENED_AT, tzinfo=tz)
+        entry_update(entry=entry, data={"occurred_at": opened})
+        moved += 1
+    return moved
+
+
 def seed(firm, rng) -> None:
+    cases_opened_on_their_date()
     if Entry.objects.filter(external_id__startswith=MARKER).exists():
         return
     users = list(User.objects.all())
-    now = timezone.now()
+    today = timezone.localdate(timezone.now(), firm_tz())
     items = []
 
     def add(subject, related=()):
@@ -246,7 +280,7 @@ def seed(firm, rng) -> None:
         item.update(
             subject=subject,
             related=list(related),
-            occurred_at=now - timedelta(minutes=rng.randrange(HISTORY_DAYS * 24 * 60)),
+            occurred_at=working_moment(rng, today, item["kind"]),
             performed_by=rng.choice(users) if users and item["source"] != "system" else None,
             external_id=f"{MARKER}{len(items)}",
         )

@@ -9,6 +9,7 @@ from datetime import datetime, time, timedelta
 import django_filters
 from django import forms
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -18,7 +19,9 @@ from timeline.rollups import firm_tz
 from traf3li.api.bounds import day_error, moment_error
 from traf3li.api.filters import ChoiceInFilter, IdInFilter, SubjectFilter
 
-ERROR_MOMENT = "Use an ISO-8601 date-time with an offset, or a date (YYYY-MM-DD, a whole day in the firm's timezone)."
+ERROR_MOMENT = gettext_lazy(
+    "Use an ISO-8601 date-time with an offset, or a date (YYYY-MM-DD, a whole day in the firm's timezone)."
+)
 
 
 class CharInFilter(django_filters.BaseInFilter, django_filters.CharFilter):

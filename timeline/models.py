@@ -3,6 +3,7 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from timeline.choices import EntryKind, EntrySource
 
@@ -99,8 +100,8 @@ class EntryLink(models.Model):
 
 
 class RollupSpan(models.TextChoices):
-    DAY = "d", "Day"
-    MONTH = "m", "Month"
+    DAY = "d", gettext_lazy("Day")
+    MONTH = "m", gettext_lazy("Month")
 
 
 class RollupCounts(models.Model):

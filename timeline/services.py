@@ -14,6 +14,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from audit.services import audit_record, snapshot
 from timeline.choices import EntryKind, EntrySource
@@ -26,13 +27,13 @@ from traf3li.core.context import current_context
 from traf3li.core.registries import case_of, hierarchy_ancestors, hierarchy_registered, hierarchy_types
 from traf3li.core.subjects import SubjectError, SubjectRef, subject_display_name, subject_model, subject_of
 
-ERROR_KIND = "Unknown kind '{kind}'. Known kinds: {known}."
-ERROR_SOURCE = "Unknown source '{source}'. Known sources: {known}."
-ERROR_TITLE = "A title is required."
-ERROR_NAIVE = "occurred_at must carry a timezone offset."
-ERROR_DELETED = "This entry is deleted; restore it first."
-ERROR_NOT_EDITABLE = "'{field}' can't be changed."
-ERROR_RECORDED_DELETED = (
+ERROR_KIND = gettext_lazy("Unknown kind '{kind}'. Known kinds: {known}.")
+ERROR_SOURCE = gettext_lazy("Unknown source '{source}'. Known sources: {known}.")
+ERROR_TITLE = gettext_lazy("A title is required.")
+ERROR_NAIVE = gettext_lazy("occurred_at must carry a timezone offset.")
+ERROR_DELETED = gettext_lazy("This entry is deleted; restore it first.")
+ERROR_NOT_EDITABLE = gettext_lazy("'{field}' can't be changed.")
+ERROR_RECORDED_DELETED = gettext_lazy(
     "This source and external_id name entry {activity_id}, which was deleted; restore it instead of recording it again."
 )
 RELINK_FIELDS = ("id", "occurred_at", "subject_type", "subject_id", "related")

@@ -3,7 +3,10 @@
 Each entry says why it runs at that cadence. Apps add their entries here.
 """
 
+import logging
 from datetime import timedelta
+
+from celery.signals import beat_init
 
 BEAT_SCHEDULE: dict[str, dict] = {
     # Proves the worker and beat are alive for every firm; cheap, and visible in the logs.
@@ -19,3 +22,30 @@ BEAT_SCHEDULE: dict[str, dict] = {
     # about keeping that tail short, not about correctness: a minute's writes are a few hundred rows.
     "rollups-fold": {"task": "timeline.tasks.rollups_fold_task", "schedule": timedelta(minutes=1)},
 }
+
+# Entries beat also sends once as it starts, to every firm. Without this the first reminder run came
+# a whole interval after start-up: a fresh demo showed no reminder for 10 minutes. Sending twice is
+# harmless (reminders are idempotent), so a beat restarted often costs only idle ticks.
+SEND_AT_START = ("activity-reminders",)
+logger = logging.getLogger(__name__)
+
+
+def send_at_start(scheduler) -> list[str]:
+    """Apply each ``SEND_AT_START`` entry now, through the scheduler's own fan-out to every firm."""
+    sent = []
+    for key, entry in list(scheduler.schedule.items()):
+        # The tenant-aware scheduler keys entries "<name>@<schema or __all_tenants_only__>".
+        if key.partition("@")[0] in SEND_AT_START:
+            scheduler.apply_entry(entry, producer=scheduler.producer)
+            sent.append(key)
+    return sent
+
+
+@beat_init.connect(weak=False)
+def _send_at_start(sender=None, **_) -> None:
+    # ``sender`` is beat's Service; its scheduler has merged BEAT_SCHEDULE by now. A failure here
+    # (the database not migrated yet, or down) must not stop beat: its regular ticks try again.
+    try:
+        send_at_start(sender.scheduler)
+    except Exception:
+        logger.exception("beat: the start-up run of %s failed; the regular schedule goes on", SEND_AT_START)

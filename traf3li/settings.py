@@ -27,6 +27,8 @@ def database_from_url(url: str) -> dict:
         "PORT": str(parsed.port or 5432),
         "CONN_MAX_AGE": int(os.environ.get("DB_CONN_MAX_AGE", "60")),
         "CONN_HEALTH_CHECKS": True,
+        # An unreachable host must fail fast (a health check, a request), not hang for minutes.
+        "OPTIONS": {"connect_timeout": int(os.environ.get("DB_CONNECT_TIMEOUT", "5"))},
         "TEST": {"NAME": os.environ.get("TRAF3LI_TEST_DB", "test_traf3li")},
     }
 
@@ -66,6 +68,7 @@ SHARED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc as static files: the docs need no CDN
     "pgtrigger",
     "traf3li.core",
 ]
@@ -96,13 +99,23 @@ SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
 TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
+    # /healthz answers on any host (a load balancer checks the IP) and before anything that queries
+    # the database, so a database that is down is a JSON 503, not the tenant lookup's HTML 500.
+    "traf3li.core.middleware.HealthCheckMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    # Static files before the tenant lookup: no query per asset, and they load on every host.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "traf3li.api.middleware.ApiJsonErrorsMiddleware",  # outside the tenant lookup: its 404 is JSON too
+    "traf3li.api.middleware.DocsCorsMiddleware",  # the platform's docs may "Try it out" on a firm's host
     "django_tenants.middleware.main.TenantMainMiddleware",
     "traf3li.core.middleware.FirmTimezoneMiddleware",
-    "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The browser's language (cookie, Accept-Language); UserLanguageMiddleware below may override it.
+    "traf3li.core.middleware.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "traf3li.core.middleware.UserLanguageMiddleware",  # needs request.user: the user's, else the firm's language
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "traf3li.core.middleware.RequestContextMiddleware",
@@ -130,6 +143,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
+# Each language named in itself, so a user finds theirs whatever language the page is in.
+LANGUAGES = [("en", "English"), ("ar", "العربية")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -137,7 +153,22 @@ DEFAULT_FIRM_TIMEZONE = "Asia/Riyadh"
 PHONE_DEFAULT_REGION = "SA"
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
+# WhiteNoise serves STATIC_ROOT (filled by ``collectstatic``) under gunicorn too. Without DEBUG the
+# files are hashed (cached forever) and pre-compressed; with DEBUG the plain storage lets tests and
+# runserver work without a collectstatic (WhiteNoise then finds files through the finders).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+# Follow the DEBUG of the environment, not of the test runner (which turns it off): a checkout
+# without collectstatic serves the apps' files as they are, and edits show up without a restart.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 CACHES = {
     "default": {
@@ -175,11 +206,26 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Traf3li Timeline API",
-    "DESCRIPTION": "One 360° view of each client, case and lead. Reach a firm at <slug>.<BASE_DOMAIN>.",
+    "DESCRIPTION": (
+        "One 360° view of each client, case and lead. Reach a firm at <slug>.<BASE_DOMAIN>. "
+        "To try it out, type the firm's slug in the server's {firm} field and Authorize with "
+        "`Token <key>` (POST /api/v1/auth/token/ on that firm's host gives one)."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Swagger UI and ReDoc from drf-spectacular-sidecar's static files (WhiteNoise), never a CDN. No
+    # ReDoc page is routed: drf-spectacular's template and ReDoc itself still fetch fonts and a logo
+    # from the internet, which the browser tests refuse.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # servers: http://{firm}.<BASE_DOMAIN>:<port>, so "Try it out" reaches a firm's API.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "traf3li.api.schema.add_firm_servers",
+    ],
     "ENUM_NAME_OVERRIDES": {
         # "kind" and "source" mean different things on clients, leads and timeline entries.
         "EntryKindEnum": "timeline.choices.EntryKind",

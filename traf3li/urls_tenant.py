@@ -2,16 +2,19 @@
 
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import SimpleRouter
 
 from traf3li.admin_sites import firm_admin
+from traf3li.api.views import ApiRootView
 from traf3li.core.health import healthz
 from traf3li.users.api.views import MeView, TokenView, UserViewSet
 
-users_router = DefaultRouter()
+users_router = SimpleRouter()
 users_router.register("users", UserViewSet, basename="user")
 
 api_v1 = [
+    # First: the routers' own roots (DefaultRouter) list only their routes; this one lists every endpoint.
+    path("", ApiRootView.as_view(), name="api-root"),
     path("auth/token/", TokenView.as_view(), name="auth-token"),
     path("me/", MeView.as_view(), name="me"),
     path("", include(users_router.urls)),
@@ -25,7 +28,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("healthz", healthz, name="healthz"),
+    path("healthz", healthz, name="healthz"),  # answered by HealthCheckMiddleware; kept for reverse()
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

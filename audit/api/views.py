@@ -1,7 +1,9 @@
 from django.http import Http404
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics
+from rest_framework import generics, serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
@@ -14,8 +16,8 @@ from traf3li.api.permissions import IsFirmAdmin
 from traf3li.api.views import FirmReadOnlyViewSet, FirmViewSetMixin
 from traf3li.core.subjects import SubjectError, subject_model, subject_parse
 
-ERROR_NO_STATE = "This record did not exist at that time (no audit event up to then)."
-ERROR_NO_CASE = "No case with this id, and no history for it."
+ERROR_NO_STATE = gettext_lazy("This record did not exist at that time (no audit event up to then).")
+ERROR_NO_CASE = gettext_lazy("No case with this id, and no history for it.")
 MAX_BIGINT = 2**63 - 1
 STATE_SCHEMA = {
     "type": "object",
@@ -63,7 +65,17 @@ class AuditEventViewSet(FirmReadOnlyViewSet):
             raise NotFound(ERROR_NO_STATE)
         if result.deleted:
             return Response({"deleted": True})
-        return Response(selectors.state_as_fields(entity.type, result.state))
+        fields = selectors.state_as_fields(entity.type, result.state)
+        # Events store times as UTC text; answer them as every other endpoint does, in the firm's offset.
+        moment = serializers.DateTimeField()
+        for name in selectors.state_datetime_names(entity.type):
+            try:
+                value = parse_datetime(fields[name]) if isinstance(fields.get(name), str) else None
+            except ValueError:
+                value = None  # not a time we wrote: shown as stored
+            if value is not None and value.tzinfo is not None:
+                fields[name] = moment.to_representation(value)
+        return Response(fields)
 
 
 class CaseHistoryView(FirmViewSetMixin, generics.ListAPIView):

@@ -267,4 +267,4 @@ def test_non_admin_users_cannot_open_the_admin_log(firm_a):
     browser = BrowserClient(HTTP_HOST="alpha.localhost")
     with schema_context("alpha"):
         browser.force_login(lawyer)
-    assert browser.get("/admin/audit/auditevent/").status_code == 302  # to the login page
+    assert browser.get("/admin/audit/auditevent/").status_code == 403  # a staff account without the audit permission

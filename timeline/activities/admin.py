@@ -2,6 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.contenttypes.models import ContentType
 from django.db.models.deletion import ProtectedError
+from django.utils.formats import date_format
+from django.utils.html import format_html
 
 from timeline.activities import selectors, services
 from timeline.activities.choices import ActivityState, Due, Weekday
@@ -76,7 +78,9 @@ class ActivityForm(forms.ModelForm):
 @admin.register(Activity, site=firm_admin)
 class ActivityAdmin(admin.ModelAdmin):
     form = ActivityForm
-    list_display = ["__str__", "type", "subject_name", "assignee", "deadline", "state", "overdue", "automated"]
+    list_display = ["__str__", "type", "subject_name", "assignee_name", "deadline_due", "state", "overdue", "automated"]
+    # What is due first comes first, as a lawyer works through the list; the id keeps pages stable.
+    ordering = ["deadline", "id"]
     list_filter = [DueFilter, "assignee", "type", "state", "automated"]
     list_select_related = ["type", "assignee", "subject_content_type"]
     search_fields = ["summary", "note", "feedback"]
@@ -102,6 +106,19 @@ class ActivityAdmin(admin.ModelAdmin):
     @admin.display(description="subject")
     def subject_name(self, obj):
         return str(obj.subject) if obj.subject is not None else f"{obj.subject_content_type.model} #{obj.subject_id}"
+
+    @admin.display(description=Activity._meta.get_field("assignee").verbose_name, ordering="assignee__first_name")
+    def assignee_name(self, obj):
+        return obj.assignee.display_name if obj.assignee_id else "—"
+
+    @admin.display(description=Activity._meta.get_field("deadline").verbose_name, ordering="deadline")
+    def deadline_due(self, obj):
+        # Overdue deadlines stand out in the admin's error colour (both themes define --error-fg).
+        if obj.is_overdue_on(self._today):
+            return format_html(
+                '<strong class="activity-overdue" style="color: var(--error-fg)">{}</strong>', date_format(obj.deadline)
+            )
+        return date_format(obj.deadline)
 
     @admin.display(boolean=True, description="overdue")
     def overdue(self, obj):
@@ -146,7 +163,7 @@ class ActivityAdmin(admin.ModelAdmin):
         if skipped:
             self.message_user(request, f"{skipped} skipped: they were already done or cancelled.", messages.WARNING)
 
-    @admin.action(description="Mark the selected activities as done")
+    @admin.action(description="Mark the selected activities as done", permissions=["change"])
     def complete_selected(self, request, queryset):
         self._each_scheduled(
             request,
@@ -155,7 +172,7 @@ class ActivityAdmin(admin.ModelAdmin):
             "completed",
         )
 
-    @admin.action(description="Cancel the selected activities")
+    @admin.action(description="Cancel the selected activities", permissions=["change"])
     def cancel_selected(self, request, queryset):
         self._each_scheduled(
             request, queryset, lambda a: services.activity_cancel(activity=a, actor=request.user), "cancelled"
@@ -208,10 +225,10 @@ class WorkingCalendarAdmin(admin.ModelAdmin):
 
     @admin.display(description="weekend")
     def weekend(self, obj):
-        return ", ".join(Weekday(day).label for day in obj.weekend_days)
+        return ", ".join(str(Weekday(day).label) for day in obj.weekend_days)  # labels are lazy translations
 
     def has_add_permission(self, request):
-        return not WorkingCalendar.objects.exists()  # one calendar per firm
+        return super().has_add_permission(request) and not WorkingCalendar.objects.exists()  # one per firm
 
     def has_delete_permission(self, request, obj=None):
         return False

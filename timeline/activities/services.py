@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import connection, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from audit.services import audit_record, snapshot
 from timeline.activities import selectors
@@ -37,9 +38,9 @@ from traf3li.core.subjects import subject_display_name, subject_of
 
 logger = logging.getLogger(__name__)
 
-ERROR_TRANSITION = "Cannot {verb} an activity that is {state}."
-ERROR_ASSIGNEE_INACTIVE = "The assignee must be an active user of this firm."
-ERROR_SUBJECT_UNSAVED = "The subject must be a saved record."
+ERROR_TRANSITION = gettext_lazy("Cannot {verb} an activity that is {state}.")
+ERROR_ASSIGNEE_INACTIVE = gettext_lazy("The assignee must be an active user of this firm.")
+ERROR_SUBJECT_UNSAVED = gettext_lazy("The subject must be a saved record.")
 
 # Reminder retries back off 2, 4, 8… minutes, capped: a broken mail server is retried hourly, forever.
 REMINDER_RETRY_CAP = timedelta(hours=1)

@@ -1,3 +1,4 @@
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from timeline.choices import EntryKind, EntrySource
@@ -6,8 +7,8 @@ from traf3li.api.fields import MomentField, SubjectField
 from traf3li.users.models import User
 
 MAX_RELATED = 20
-ERROR_FIXED = "This field can't be changed after the entry is recorded."
-ERROR_PERFORMER = "Only an admin may record an entry as performed by someone else."
+ERROR_FIXED = gettext_lazy("This field can't be changed after the entry is recorded.")
+ERROR_PERFORMER = gettext_lazy("Only an admin may record an entry as performed by someone else.")
 # The sources an SPA can honestly claim. Provider sources (twilio, sendgrid…) and system are written
 # by the channel services alone: an entry posted as one would take its (source, external_id), and
 # the genuine webhook arriving later would be a silent no-op.

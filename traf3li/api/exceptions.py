@@ -1,8 +1,13 @@
 """Errors the SPA can act on: 400 with DRF's shape, 404 across firms, 409 for forbidden moves."""
 
+import re
+
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from django.utils.translation import gettext_lazy
 from rest_framework import status
-from rest_framework.exceptions import APIException, ParseError
+from rest_framework.exceptions import APIException, NotFound, ParseError
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -14,8 +19,19 @@ class Conflict(APIException):
     """A state change the current state forbids (completing a cancelled activity, paying a draft)."""
 
     status_code = status.HTTP_409_CONFLICT
-    default_detail = "This change is not allowed in the current state."
+    default_detail = gettext_lazy("This change is not allowed in the current state.")
     default_code = "conflict"
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = gettext_lazy("Request body is too large.")
+    default_code = "payload_too_large"
+
+
+# get_object_or_404's text, which Django leaves untranslated: the same words, through our catalogue.
+LOOKUP_MISS = re.compile(r"^No (?P<type>\w+) matches the given query\.$")
+ERROR_LOOKUP_MISS = gettext_lazy("No {type} matches the given query.")
 
 
 class TransitionError(Exception):
@@ -31,7 +47,9 @@ def _raised_by_json_decoder(exc: BaseException) -> bool:
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, Http404) and exc.args and (miss := LOOKUP_MISS.match(str(exc.args[0]))):
+        exc = NotFound(ERROR_LOOKUP_MISS.format(type=miss["type"]))
+    elif isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         if "__all__" in detail:
             detail["non_field_errors"] = detail.pop("__all__")
@@ -44,4 +62,8 @@ def exception_handler(exc, context):
         # A view that names its own parsers (DRF's ObtainAuthToken does) skips the nesting limit of
         # ``traf3li.api.parsers``: its decoder's RecursionError is the same bad body, not a bug.
         exc = ParseError(ERROR_DEPTH)
+    elif isinstance(exc, RequestDataTooBig):
+        # Django raises it (a SuspiciousOperation, so an HTML 400) when a form body passes
+        # DATA_UPLOAD_MAX_MEMORY_SIZE; the JSON parser checks the same limit (traf3li.api.parsers).
+        exc = PayloadTooLarge()
     return drf_exception_handler(exc, context)

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from django.db.models import Q
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
@@ -22,7 +23,7 @@ from traf3li.api.bounds import INT8_MAX, offset_error
 
 MAX_PAGE_SIZE = 200
 ERROR_PAGE_SIZE = f"page_size must be a whole number from 1 to {MAX_PAGE_SIZE}."
-ERROR_CURSOR = "Invalid cursor."
+ERROR_CURSOR = gettext_lazy("Invalid cursor.")
 
 
 def encode_cursor(values: tuple, reverse: bool) -> str:

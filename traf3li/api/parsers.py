@@ -6,6 +6,8 @@ a 500. Session authentication parses the body for its CSRF check, so that happen
 caller was even known. Now any body deeper than ``MAX_DEPTH`` is a 400 wherever it is parsed.
 """
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
@@ -27,6 +29,17 @@ def _deeper_than(data, limit: int) -> bool:
 
 class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
+        # DRF hands this parser the raw stream, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE (checked only
+        # when request.body is read) never applied to JSON; the same limit, answered 413.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        request = (parser_context or {}).get("request")
+        if limit is not None and request is not None:
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > limit:
+                raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:

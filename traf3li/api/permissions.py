@@ -1,6 +1,7 @@
+from django.utils.translation import gettext_lazy
 from rest_framework.permissions import BasePermission
 
-ERROR_ADMIN_ONLY = "Only the firm's admins may do this."
+ERROR_ADMIN_ONLY = gettext_lazy("Only the firm's admins may do this.")
 
 
 class IsFirmAdmin(BasePermission):

@@ -1,6 +1,8 @@
-from django.utils import timezone
+from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
+from django.utils import timezone, translation
 
 from traf3li.core.context import action_context
+from traf3li.core.health import healthz
 
 SOURCE_BY_PREFIX = (("/admin/", "admin"), ("/hooks/", "webhook"))
 
@@ -8,6 +10,23 @@ SOURCE_BY_PREFIX = (("/admin/", "admin"), ("/hooks/", "webhook"))
 def client_ip(request) -> str | None:
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR")
+
+
+class HealthCheckMiddleware:
+    """Answers ``/healthz`` first, on any host, so a load balancer can check a node by its IP.
+
+    It runs before the tenant middleware, whose lookup of the host's firm is a query: with the
+    database down that lookup was an HTML 500 and an IP host a 404, where the contract says 503
+    ``{"db": "down", …}``. The check needs no firm (``SELECT 1``) and no host validation.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path_info == "/healthz":
+            return healthz(request)
+        return self.get_response(request)
 
 
 class RequestContextMiddleware:
@@ -53,3 +72,40 @@ class FirmTimezoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class LocaleMiddleware(DjangoLocaleMiddleware):
+    """Django's (the cookie's or Accept-Language's language), giving the thread its language back afterwards.
+
+    Django's leaves the request's language active on the thread: whatever runs there next outside
+    a request (a test, an in-process task) would speak the last visitor's language.
+    """
+
+    def __call__(self, request):
+        previous = translation.get_language()
+        try:
+            return super().__call__(request)
+        finally:
+            translation.activate(previous)
+
+
+class UserLanguageMiddleware:
+    """Speaks the user's language, else the firm's default; with neither, LocaleMiddleware's pick stands.
+
+    It runs after AuthenticationMiddleware because the preference lives on the user; LocaleMiddleware
+    (earlier, it needs only the session) has already activated the cookie's or Accept-Language's choice.
+    A token-authenticated API request is anonymous here (DRF authenticates in the view), so it gets
+    the firm's default or the client's Accept-Language.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        language = user.language if user is not None and user.is_authenticated else ""
+        language = language or getattr(getattr(request, "tenant", None), "language", "")
+        if language and language != translation.get_language():
+            translation.activate(language)
+            request.LANGUAGE_CODE = translation.get_language()
+        return self.get_response(request)

@@ -3,8 +3,9 @@
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy
 
-ERROR_PHONE = "Enter a valid phone number, e.g. +966501234567 or 0501234567."
+ERROR_PHONE = gettext_lazy("Enter a valid phone number, e.g. +966501234567 or 0501234567.")
 
 
 def normalize_phone(value: str | None, region: str | None = None) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 _REGISTRY: dict[str, str] = {}  # type name -> "app_label.ModelName"
 # The contract's subject types (client, case, invoice …): what timelines, activities and the SPA
@@ -18,8 +19,8 @@ _REGISTRY: dict[str, str] = {}  # type name -> "app_label.ModelName"
 _PUBLIC: set[str] = set()
 
 ERROR_FORMAT = "Use '<type>:<id>', for example 'client:42'."
-ERROR_UNKNOWN_TYPE = "Unknown subject type '{type}'. Known types: {known}."
-ERROR_NOT_FOUND = "No {type} with id {id}."
+ERROR_UNKNOWN_TYPE = gettext_lazy("Unknown subject type '{type}'. Known types: {known}.")
+ERROR_NOT_FOUND = gettext_lazy("No {type} with id {id}.")
 
 
 class SubjectError(ValueError):

@@ -1,14 +1,21 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
 
 from traf3li.admin_sites import firm_admin
+from traf3li.api.exceptions import TransitionError
 from traf3li.core.writes import form_changes
 from traf3li.crm import services
 from traf3li.crm.models import Case, Client, Contact, Lead, Organization
+from traf3li.users.roles import PERM_HOLD_CASE
 
 
 class ServiceModelAdmin(admin.ModelAdmin):
-    """Admin saves and deletes go through the same audited services as the API."""
+    """Admin saves and deletes go through the same audited services as the API.
+
+    Who may view, add, change and delete is Django's model permissions, which the roles grant
+    (``traf3li.users.roles``); the services check the same permissions where the roles differ.
+    """
 
     # Django 6 makes https the default scheme for bare URLs; say so now (no deprecation warning).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -21,11 +28,18 @@ class ServiceModelAdmin(admin.ModelAdmin):
             services.record_create(instance=obj, actor=request.user)
 
     def delete_model(self, request, obj):
-        services.record_delete(instance=obj, actor=request.user)
+        self._delete(request, obj)
 
     def delete_queryset(self, request, queryset):
         for obj in queryset.order_by("pk"):
+            self._delete(request, obj)
+
+    def _delete(self, request, obj):
+        # The confirmation page already refused what it could see; a hold placed since is a message, not a 500.
+        try:
             services.record_delete(instance=obj, actor=request.user)
+        except (TransitionError, PermissionDenied) as exc:
+            self.message_user(request, str(exc), messages.ERROR)
 
 
 @admin.register(Organization, site=firm_admin)
@@ -63,3 +77,19 @@ class CaseAdmin(ServiceModelAdmin):
     list_filter = ["status", "legal_hold", "lawyer"]
     search_fields = ["title", "case_number", "client__name"]
     autocomplete_fields = ["client"]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.has_perm(PERM_HOLD_CASE):
+            readonly.append("legal_hold")  # ADR 0031: lawyers and admins place and lift holds
+        return readonly
+
+    def get_deleted_objects(self, objs, request):
+        """Held cases are listed as protected: Django's confirmation page then refuses the delete (ADR 0031)."""
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        held = [case for case in objs if case.legal_hold]
+        if held:
+            protected = [*protected, *(f"{case} (under legal hold)" for case in held)]
+            for case in held:
+                self.message_user(request, services.ERROR_HELD % {"case": case}, messages.ERROR)
+        return deleted, model_count, perms_needed, protected

@@ -23,6 +23,7 @@ ORGS = [
     "شركة جدة للتقنية",
     "Eastern Petrochem Services",
 ]
+DIVISIONS = ["Legal department", "الإدارة القانونية", "Riyadh branch", "فرع جدة"]
 CASE_TITLES = [
     "نزاع عمالي",
     "Commercial lease dispute",
@@ -58,14 +59,21 @@ def seed(firm, rng) -> None:
     today = timezone.localdate()
     for i in range(DEMO_CLIENTS):
         company = i % 5 == 0
-        name = rng.choice(ORGS) + f" {i}" if company else person_name(rng, i)
+        # A company client is its organization (or one of its divisions), never a stranger's name.
+        organization = orgs[(i // 5) % len(orgs)] if company else None
+        if organization is None:
+            name = person_name(rng, i)
+        elif i // 5 < len(orgs):
+            name = organization.name
+        else:
+            name = f"{organization.name} — {DIVISIONS[(i // 5) % len(DIVISIONS)]}"
         client = services.record_create(
             instance=Client(
                 name=name,
                 kind="company" if company else "individual",
                 phone=saudi_mobile(rng),
                 email=f"client{i}@example.sa",
-                organization=rng.choice(orgs) if company else None,
+                organization=organization,
             )
         )
         for j in range(rng.randint(0, 3)):

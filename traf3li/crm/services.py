@@ -4,21 +4,40 @@ What the timeline shows of these writes is its own business: the services send `
 inside their transaction and the timeline subscribes (crm never imports the layers above it).
 """
 
+from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.db.models.deletion import Collector
+from django.utils.translation import gettext_lazy as _
 
 from audit.services import audit_record, snapshot
+from traf3li.api.exceptions import TransitionError
 from traf3li.core.registries import case_of
 from traf3li.core.writes import apply_changes, copy_saved
 from traf3li.crm import signals
 from traf3li.crm.models import Case, Client, Contact, Lead, Organization
+from traf3li.users.roles import PERM_HOLD_CASE, actor_may
 
 CRM_MODELS = (Client, Contact, Lead, Case, Organization)
+ERROR_HOLD_RIGHT = _("Only the firm's lawyers and admins may place or lift a legal hold.")
+ERROR_DELETE_RIGHT = _("Your role may not delete this record.")
+ERROR_HELD = _("“%(case)s” is under legal hold and can't be deleted: lift the hold first.")
+
+
+class CaseHeldError(TransitionError):
+    """Deleting a case under legal hold, refused for everyone (ADR 0031); the API answers 409."""
+
+
+def _check_hold_right(*, was_held: bool, held: bool, actor) -> None:
+    """A case's legal hold is placed and lifted only by the roles allowed to (ADR 0031)."""
+    if bool(held) != bool(was_held) and not actor_may(actor, PERM_HOLD_CASE):
+        raise PermissionDenied(ERROR_HOLD_RIGHT)
 
 
 @transaction.atomic
 def record_create(*, instance: models.Model, actor=None) -> models.Model:
     """Validate and insert an unsaved core record (built from the API's or the admin's input)."""
+    if isinstance(instance, Case):
+        _check_hold_right(was_held=False, held=instance.legal_hold, actor=actor)
     instance.full_clean()
     instance.save()
     after = snapshot(instance)
@@ -38,6 +57,8 @@ def record_update(*, instance: models.Model, data: dict, actor=None) -> models.M
     """
     locked = type(instance)._default_manager.select_for_update(no_key=True).get(pk=instance.pk)
     before = snapshot(locked)
+    if isinstance(locked, Case) and "legal_hold" in data:  # against the row as committed, not a stale copy
+        _check_hold_right(was_held=locked.legal_hold, held=data["legal_hold"], actor=actor)
     changed = apply_changes(locked, data)
     copy_saved(locked, instance)
     if not changed:
@@ -52,9 +73,24 @@ def record_update(*, instance: models.Model, data: dict, actor=None) -> models.M
 def record_delete(*, instance: models.Model, actor=None) -> None:
     """Delete a record and audit it with every record the delete touches: those it cascades to (a
     client's contacts) are audited as deleted, those whose reference it nulls (an organization's
-    clients and contacts, ``on_delete=SET_NULL``) as updated."""
+    clients and contacts, ``on_delete=SET_NULL``) as updated.
+
+    Refused before anything is written: for an actor whose role may not delete this kind of record
+    (``PermissionDenied``; staff and cases, ADR 0031), and for everyone when the delete would remove a
+    case under legal hold (``CaseHeldError``), read under a row lock so a hold placed meanwhile counts.
+    """
+    meta = type(instance)._meta
+    if not actor_may(actor, f"{meta.app_label}.delete_{meta.model_name}"):
+        raise PermissionDenied(ERROR_DELETE_RIGHT)
     collector = Collector(using=instance._state.db)
     collector.collect([instance])  # raises ProtectedError (a client with cases) before anything is written
+    doomed_cases = sorted(obj.pk for obj in collector.data.get(Case, ()))
+    # Every doomed case locked as the DELETE will lock it (FOR UPDATE, no upgrade later), held or not:
+    # a hold committed meanwhile is seen, and none can be placed between this check and the delete.
+    cases = Case.objects.select_for_update().filter(pk__in=doomed_cases).order_by("pk")
+    held = next((case for case in cases if case.legal_hold), None)
+    if held is not None:
+        raise CaseHeldError(ERROR_HELD % {"case": held})
     doomed = [instance] + [
         obj
         for model in collector.data

@@ -3,12 +3,13 @@ import zoneinfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError(f"Unknown timezone: {value}")
+        raise ValidationError(_("Unknown timezone: %(value)s"), params={"value": value})
 
 
 class Firm(TenantMixin):
@@ -19,6 +20,14 @@ class Firm(TenantMixin):
     timezone = models.CharField(max_length=64, default=settings.DEFAULT_FIRM_TIMEZONE, validators=[validate_timezone])
     vat_number = models.CharField(max_length=32, blank=True)
     address = models.TextField(blank=True)
+    # Blank: each user's browser decides (Accept-Language); a user's own preference beats both.
+    language = models.CharField(
+        _("default language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_("The language of the firm's pages for users without a preference. Blank: the browser's."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     auto_create_schema = True

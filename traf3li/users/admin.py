@@ -1,12 +1,16 @@
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
-from audit.services import audit_record, snapshot
+from audit.services import audit_record
 from traf3li.admin_sites import firm_admin, platform_admin
 from traf3li.core.writes import form_changes
 from traf3li.users.models import User
-from traf3li.users.services import user_update
+from traf3li.users.services import user_create, user_update
+
+# The user's own settings, as far as the model has them (the language preference is newer than the rest).
+FIRM_FIELDS = tuple(name for name in ("role", "phone", "language") if name in {f.name for f in User._meta.fields})
 
 
 class AuditedPasswordChangeForm(AdminPasswordChangeForm):
@@ -21,25 +25,57 @@ class AuditedPasswordChangeForm(AdminPasswordChangeForm):
 
 
 class UserAdmin(BaseUserAdmin):
+    """The firm's people, for its admins only (the role map gives no one else a user permission).
+
+    The role is the one source of a user's rights (``traf3li.users.roles``): the form shows no
+    ``is_staff``, ``is_superuser``, groups or permissions to tick, the services derive them.
+    """
+
     change_password_form = AuditedPasswordChangeForm
     list_display = ["username", "email", "first_name", "last_name", "role", "is_active"]
     list_filter = ["role", "is_active"]
-    fieldsets = BaseUserAdmin.fieldsets + (("Firm", {"fields": ("role", "phone")}),)
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        (_("Personal info"), {"fields": ("first_name", "last_name", "email")}),
+        (_("Firm"), {"fields": (*FIRM_FIELDS, "is_active")}),
+        (_("Important dates"), {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("username", "usable_password", "password1", "password2")}),
+        (_("Firm"), {"fields": ("email", "first_name", "last_name", *FIRM_FIELDS)}),
+    )
+    readonly_fields = ["last_login"]
 
     def has_delete_permission(self, request, obj=None):
         # Deactivate people instead: a delete would null their cases' lawyer behind the services'
         # back (SET_NULL), unaudited, and their user id is what their audit events point at.
         return False
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None and "role" in form.base_fields:
+            form.base_fields["role"].required = False  # unset is the model's default: staff, the least rights
+        return form
+
     def save_model(self, request, obj, form, change):
         if change:
             # Only the fields this form changed: the rest of ``obj`` is as the admin read it, maybe stale.
             user_update(user=obj, data=form_changes(form), actor=request.user)
             return
-        # The admin's form already validated; the audit event must land with the save.
-        with transaction.atomic():
-            super().save_model(request, obj, form, change)
-            audit_record(action="create", instance=obj, after=snapshot(obj), actor=request.user)
+        # The creation form validated the password; the service sets it (or an unusable one) and the role's rights.
+        data = form.cleaned_data
+        password = data.get("password1") if data.get("usable_password", "true") != "false" else None
+        extra = {name: data[name] for name in ("first_name", "last_name", *FIRM_FIELDS) if data.get(name)}
+        created = user_create(
+            username=data["username"], password=password, email=data.get("email", ""), actor=request.user, **extra
+        )
+        obj.pk = created.pk
+        obj._state.adding = False
+
+    def save_related(self, request, form, formsets, change):
+        # No many-to-many of the form to save: groups follow the role, and the form has none.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
 
 firm_admin.register(User, UserAdmin)

@@ -1,6 +1,26 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _sync_roles_after_migrate(sender, using, **kwargs):
+    """Each firm schema gets its role groups, and its users their role's rights, after every migration.
+
+    ``migrate_schemas`` migrates one schema at a time with the connection set to it; the public
+    schema holds platform operators, who have no roles.
+    """
+    from django.db import connections
+    from django_tenants.utils import get_public_schema_name
+
+    from traf3li.users.services import user_roles_sync
+
+    if getattr(connections[using], "schema_name", None) in (None, get_public_schema_name()):
+        return
+    user_roles_sync()
 
 
 class UsersConfig(AppConfig):
     name = "traf3li.users"
     label = "users"
+
+    def ready(self):
+        post_migrate.connect(_sync_roles_after_migrate, sender=self, dispatch_uid="users.sync_roles_after_migrate")

@@ -1,17 +1,27 @@
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class User(AbstractUser):
     """A person who works in one firm (firm schema) or runs the platform (public schema)."""
 
     class Role(models.TextChoices):
-        ADMIN = "admin", "Admin"
-        LAWYER = "lawyer", "Lawyer"
-        STAFF = "staff", "Staff"
+        ADMIN = "admin", _("Admin")
+        LAWYER = "lawyer", _("Lawyer")
+        STAFF = "staff", _("Staff")
 
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.STAFF)
-    phone = models.CharField(max_length=20, blank=True)
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.STAFF)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    # Blank follows the firm's default language (and that, when blank too, the browser's).
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_("The language of your pages. Blank: the firm's default language."),
+    )
 
     class Meta:
         ordering = ["id"]

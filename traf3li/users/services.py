@@ -3,18 +3,25 @@ from django.db import transaction
 
 from audit.services import audit_record, snapshot
 from traf3li.core.writes import apply_changes, copy_saved
+from traf3li.users import roles
 from traf3li.users.models import User
+
+
+def _role_group_apply(user: User) -> None:
+    """Put ``user`` in their role's group, and in no other: the role is the one source of their rights."""
+    group = roles.role_group(user.role)
+    if list(user.groups.values_list("pk", flat=True)) != [group.pk]:
+        user.groups.set([group])
 
 
 @transaction.atomic
 def user_create(
     *, username: str, password: str | None, email: str = "", role: str = User.Role.STAFF, actor=None, **extra
 ) -> User:
-    """Create a firm user. Firm admins may use the firm's admin site."""
+    """Create a firm user, with the admin access and the group their role gives (``traf3li.users.roles``)."""
     user = User(username=username, email=(email or "").lower(), role=role, **extra)
-    if role == User.Role.ADMIN:
-        user.is_staff = True
-        user.is_superuser = True
+    for name, value in roles.role_flags(role=role, is_active=user.is_active).items():
+        setattr(user, name, value)
     if password:
         validate_password(password, user)
         user.set_password(password)
@@ -22,6 +29,7 @@ def user_create(
         user.set_unusable_password()
     user.full_clean()
     user.save()
+    _role_group_apply(user)
     audit_record(action="create", instance=user, after=snapshot(user), actor=actor)
     return user
 
@@ -33,14 +41,47 @@ def user_update(*, user: User, data: dict, actor=None) -> User:
     ``user`` may be stale: the changes go onto a copy read under a row lock and only the changed
     fields are saved, so a field another transaction committed meanwhile is kept (a full save
     would revert it). ``user`` gets the saved row's values back. Nothing changed: no event.
+    The role and ``is_active`` decide admin access and the group: ``is_staff``, ``is_superuser``
+    and the groups are never set directly.
     """
     locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     before = snapshot(locked)
-    changes = dict(data)
-    if "role" in changes:  # the role decides admin-site access
-        changes["is_staff"] = changes["is_superuser"] = changes["role"] == User.Role.ADMIN
+    changes = {name: value for name, value in data.items() if name not in ("is_staff", "is_superuser", "groups")}
+    role, is_active = changes.get("role", locked.role), changes.get("is_active", locked.is_active)
+    changes.update(roles.role_flags(role=role, is_active=is_active))
     changed = apply_changes(locked, changes)
+    _role_group_apply(locked)
     copy_saved(locked, user)
     if changed:
         audit_record(action="update", instance=user, before=before, after=snapshot(user), actor=actor)
     return user
+
+
+def user_roles_sync() -> int:
+    """Bring every user of the current firm schema in line with their role (flags and group).
+
+    Users created before the roles had groups (or edited behind the services' back) are corrected
+    here, each flag change audited like any other. Only the derived fields are written, without
+    validating the rest: this runs after every migration, and a row an old version let through
+    (a blank password) must not stop a deploy. Returns how many users needed a correction.
+    """
+    groups = roles.role_groups_sync()
+    fixed = 0
+    for user in User.objects.prefetch_related("groups").order_by("pk"):
+        flags = roles.role_flags(role=user.role, is_active=user.is_active)
+        stale = [name for name, value in flags.items() if getattr(user, name) != value]
+        if not stale and [group.pk for group in user.groups.all()] == [groups[user.role].pk]:
+            continue
+        with transaction.atomic():
+            locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
+            before = snapshot(locked)
+            flags = roles.role_flags(role=locked.role, is_active=locked.is_active)
+            stale = [name for name, value in flags.items() if getattr(locked, name) != value]
+            for name in stale:
+                setattr(locked, name, flags[name])
+            if stale:
+                locked.save(update_fields=stale)
+                audit_record(action="update", instance=locked, before=before, after=snapshot(locked))
+            _role_group_apply(locked)
+        fixed += 1
+    return fixed

@@ -1,3 +1,4 @@
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -7,7 +8,7 @@ from traf3li.api.serializers import ModelSerializer
 from traf3li.core.subjects import SubjectError, subject_dict, subject_type_of
 from traf3li.users.models import User
 
-ERROR_USE_ACTION = "Change this with the {action} action."
+ERROR_USE_ACTION = gettext_lazy("Change this with the {action} action.")
 MAX_UPCOMING_DAYS = 366
 
 
@@ -51,7 +52,9 @@ class ActivitySerializer(ModelSerializer):
     type = serializers.PrimaryKeyRelatedField(queryset=ActivityType.objects.all())
     type_name = serializers.CharField(source="type.name", read_only=True)
     type_icon = serializers.CharField(source="type.icon", read_only=True)
-    assignee = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True))
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), required=False, help_text="Defaults to the requesting user."
+    )
     assignee_name = serializers.CharField(source="assignee.display_name", read_only=True)
     deadline = DayField(required=False, help_text="Defaults from the type's delay.")
     chained_from = serializers.PrimaryKeyRelatedField(

@@ -1,4 +1,5 @@
 from django.db.models.deletion import ProtectedError
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins
 from rest_framework.decorators import action
@@ -15,7 +16,7 @@ from timeline.activities.models import Notification
 from traf3li.api.permissions import IsFirmAdmin
 from traf3li.api.views import FirmModelViewSet, FirmReadOnlyViewSet
 
-ERROR_TYPE_IN_USE = "Activities or other types still use this type."
+ERROR_TYPE_IN_USE = gettext_lazy("Activities or other types still use this type.")
 
 
 class ActivityTypeViewSet(FirmModelViewSet):
@@ -76,6 +77,8 @@ class ActivityViewSet(
     def perform_create(self, serializer):
         data = serializer.validated_data
         fields = {name: data[name] for name in services.SCHEDULE_FIELDS if name in data}
+        # As in Odoo, an activity scheduled without an assignee is the scheduler's own to do.
+        fields.setdefault("assignee", self.request.user)
         serializer.instance = services.activity_schedule(actor=self.request.user, **fields)
 
     def perform_update(self, serializer):

@@ -1,4 +1,5 @@
 from django.db.models.deletion import ProtectedError
+from django.utils.translation import gettext_lazy
 from rest_framework.exceptions import ValidationError
 
 from traf3li.api.views import FirmModelViewSet
@@ -12,7 +13,9 @@ from traf3li.crm.filtersets import (
     OrganizationFilterSet,
 )
 
-ERROR_PROTECTED = "This record still has dependent records (for example cases); remove or move them first."
+ERROR_PROTECTED = gettext_lazy(
+    "This record still has dependent records (for example cases); remove or move them first."
+)
 
 
 class CrmRecordViewSet(FirmModelViewSet):

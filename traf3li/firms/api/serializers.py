@@ -4,9 +4,9 @@ from traf3li.firms.models import Firm
 
 
 class FirmSettingsSerializer(serializers.ModelSerializer):
-    """The firm's own settings; ``timezone`` is an IANA name (``Asia/Riyadh``)."""
+    """The firm's own settings; ``timezone`` is an IANA name (``Asia/Riyadh``), ``language`` ``en``, ``ar`` or blank."""
 
     class Meta:
         model = Firm
-        fields = ["id", "slug", "name", "timezone", "vat_number", "address", "created_at"]
+        fields = ["id", "slug", "name", "timezone", "vat_number", "address", "language", "created_at"]
         read_only_fields = ["id", "slug", "created_at"]

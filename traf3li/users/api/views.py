@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from traf3li.api.permissions import IsFirmAdmin
 from traf3li.api.views import FirmReadOnlyViewSet
 from traf3li.users.models import User
-from traf3li.users.services import user_create
+from traf3li.users.services import user_create, user_update
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -18,7 +18,18 @@ class UserSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["id", "username", "name", "first_name", "last_name", "email", "role", "is_active", "password"]
+        fields = [
+            "id",
+            "username",
+            "name",
+            "first_name",
+            "last_name",
+            "email",
+            "role",
+            "language",
+            "is_active",
+            "password",
+        ]
         read_only_fields = ["is_active"]
 
 
@@ -33,9 +44,24 @@ class TokenView(ObtainAuthToken):
         return super().post(request, *args, **kwargs)
 
 
+class PreferencesSerializer(serializers.ModelSerializer):
+    """What people may change about themselves: their language (blank follows the firm's default)."""
+
+    class Meta:
+        model = User
+        fields = ["language"]
+
+
 class MeView(APIView):
     @extend_schema(responses=UserSerializer)
     def get(self, request):
+        return Response(UserSerializer(request.user).data)
+
+    @extend_schema(request=PreferencesSerializer, responses=UserSerializer)
+    def patch(self, request):
+        serializer = PreferencesSerializer(request.user, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        user_update(user=request.user, data=serializer.validated_data, actor=request.user)
         return Response(UserSerializer(request.user).data)
 
 
