@@ -7,6 +7,7 @@ migration 0003 in every firm schema). Only ``audit.services.audit_purge`` (reten
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from audit.choices import ActorType, Source
 
@@ -16,33 +17,35 @@ class AuditEvent(models.Model):
 
     # Position in the firm's chain: 1, 2, 3… without gaps, except where the retention purge left
     # an anchor. Assigned under the chain-head row lock, so two writers can never share one.
-    seq = models.BigIntegerField(unique=True)
-    occurred_at = models.DateTimeField()
-    actor_type = models.CharField(max_length=16, choices=ActorType.choices, default=ActorType.SYSTEM)
-    actor_id = models.BigIntegerField(null=True, blank=True)  # no FK: users are erased, events stay
-    actor_name = models.CharField(max_length=200)
-    actor_email = models.CharField(max_length=254, blank=True)
-    actor_role = models.CharField(max_length=16, blank=True)
-    action = models.CharField(max_length=64)
-    entity_type = models.CharField(max_length=32)
-    entity_id = models.BigIntegerField()
-    entity_name = models.CharField(max_length=300, blank=True)
-    case_id = models.BigIntegerField(null=True, blank=True)
-    changes = models.JSONField(default=dict)
-    metadata = models.JSONField(default=dict)
-    source = models.CharField(max_length=16, choices=Source.choices, default=Source.SYSTEM)
-    request_id = models.CharField(max_length=64)  # indexed in Meta: exact lookups only, no LIKE index
+    seq = models.BigIntegerField(_("sequence number"), unique=True)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    actor_type = models.CharField(_("actor type"), max_length=16, choices=ActorType.choices, default=ActorType.SYSTEM)
+    actor_id = models.BigIntegerField(_("actor ID"), null=True, blank=True)  # no FK: users are erased, events stay
+    actor_name = models.CharField(_("actor"), max_length=200)
+    actor_email = models.CharField(_("actor's email"), max_length=254, blank=True)
+    actor_role = models.CharField(_("actor's role"), max_length=16, blank=True)
+    action = models.CharField(_("action"), max_length=64)
+    entity_type = models.CharField(_("entity type"), max_length=32)
+    entity_id = models.BigIntegerField(_("entity ID"))
+    entity_name = models.CharField(_("entity"), max_length=300, blank=True)
+    case_id = models.BigIntegerField(_("case ID"), null=True, blank=True)
+    changes = models.JSONField(_("changes"), default=dict)
+    metadata = models.JSONField(_("metadata"), default=dict)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.SYSTEM)
+    request_id = models.CharField(_("request ID"), max_length=64)  # indexed in Meta: exact lookups only, no LIKE index
     # The hash covers ``payload_digest``, not the personal fields themselves (actor name and
     # email, entity name, changes, metadata), so erasure can blank them without breaking the
     # chain. The salt keeps a digest of a short value (a phone number) from being guessed by
     # brute force; erasure wipes it with the payload (ADR 0005).
-    payload_salt = models.CharField(max_length=32, blank=True)
-    payload_digest = models.CharField(max_length=64)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
-    erased_at = models.DateTimeField(null=True, blank=True)
+    payload_salt = models.CharField(_("payload salt"), max_length=32, blank=True)
+    payload_digest = models.CharField(_("payload digest"), max_length=64)
+    prev_hash = models.CharField(_("previous hash"), max_length=64)
+    hash = models.CharField(_("hash"), max_length=64)
+    erased_at = models.DateTimeField(_("erased at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
         ordering = ["-occurred_at", "-id"]
         indexes = [
             models.Index(fields=["occurred_at", "id"], name="audit_time_idx"),

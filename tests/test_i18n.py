@@ -137,6 +137,24 @@ def test_accept_language_arabic_gives_arabic_api_errors(firm_a, admin_a, staff_a
     assert api.get("/api/v1/clients/999999999/").json() == {"detail": "No Client matches the given query."}
 
 
+def test_a_token_users_language_decides_the_apis_language(firm_a, firm_language):
+    # DRF authenticates the token in the view, after UserLanguageMiddleware: the preference must still count
+    firm_language("en")
+    api = api_client_for(firm_a, make_user(firm_a, "ar_token", role="staff", language="ar"))
+    refused = api.patch("/api/v1/firm/", {"name": "x"})  # no Accept-Language
+    assert refused.status_code == 403 and refused["Content-Language"] == "ar"
+    assert refused.json() == {"detail": "لا يحق هذا إلا لمسؤولي المكتب."}
+    invalid = api.post("/api/v1/timeline/", {"kind": "note", "title": ""}, HTTP_ACCEPT_LANGUAGE="en")
+    assert invalid.status_code == 400 and invalid.json()["title"] == ["لا يمكن لهذا الحقل ان يكون فارغاً."]
+    assert translation.get_language() == "en"  # and the thread speaks the default again afterwards
+
+    # A user without a preference: the firm's default, else the client's Accept-Language, as before.
+    english = api_client_for(firm_a, make_user(firm_a, "no_pref_token", role="staff"))
+    assert english.patch("/api/v1/firm/", {"name": "x"}).json() == {"detail": "Only the firm's admins may do this."}
+    firm_language("ar")
+    assert english.patch("/api/v1/firm/", {"name": "x"}, HTTP_ACCEPT_LANGUAGE="en")["Content-Language"] == "ar"
+
+
 def test_a_forbidden_transition_is_a_409_in_arabic(firm_a, admin_a, lawyer_a):
     with schema_context(firm_a.schema_name):
         activity = schedule(subject=a_client(), assignee=lawyer_a)

@@ -1,10 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class TimelineConfig(AppConfig):
     """The unified timeline: every channel's entries, 360° views, search and stats."""
 
     name = "timeline"
+    verbose_name = _("Timeline")
 
     def ready(self):
         from timeline import receivers, recorders  # noqa: F401 (importing receivers connects them: timezone changes)

@@ -4,6 +4,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from timeline.choices import EntryKind, EntrySource
 
@@ -18,32 +19,39 @@ class EntryQuerySet(models.QuerySet):
 class Entry(models.Model):
     """One thing that happened, on one subject's timeline (and on its related subjects' and parents')."""
 
-    activity_id = models.CharField(max_length=24, editable=False)  # unique: see Meta (no LIKE index)
-    kind = models.CharField(max_length=24, choices=EntryKind.choices)
+    activity_id = models.CharField(_("public ID"), max_length=24, editable=False)  # unique: see Meta (no LIKE index)
+    kind = models.CharField(_("kind"), max_length=24, choices=EntryKind.choices)
     # No index of its own: timeline_entry_subject_idx starts with it.
-    subject_content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+", db_index=False)
-    subject_id = models.BigIntegerField()
+    subject_content_type = models.ForeignKey(
+        ContentType, on_delete=models.PROTECT, related_name="+", db_index=False, verbose_name=_("subject content type")
+    )
+    subject_id = models.BigIntegerField(_("subject ID"))
     subject = GenericForeignKey("subject_content_type", "subject_id")
     # Denormalised, so a page renders without a join per row and shows names as they were then.
-    subject_type = models.CharField(max_length=32)
-    subject_name = models.CharField(max_length=300, blank=True)
-    related = models.JSONField(default=list, blank=True)  # [{"type", "id", "name"}]
-    title = models.CharField(max_length=300)
-    description = models.TextField(blank=True)
-    occurred_at = models.DateTimeField()
+    subject_type = models.CharField(_("subject type"), max_length=32)
+    subject_name = models.CharField(_("subject"), max_length=300, blank=True)
+    related = models.JSONField(_("related records"), default=list, blank=True)  # [{"type", "id", "name"}]
+    title = models.CharField(_("title"), max_length=300)
+    description = models.TextField(_("description"), blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"))
     performed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("performed by"),
     )
-    performed_by_name = models.CharField(max_length=200, blank=True)
-    status = models.CharField(max_length=32, blank=True)
-    source = models.CharField(max_length=16, choices=EntrySource.choices, default=EntrySource.SYSTEM)
-    external_id = models.CharField(max_length=255, null=True, blank=True)
-    payload = models.JSONField(default=dict, blank=True)
+    performed_by_name = models.CharField(_("performer's name"), max_length=200, blank=True)
+    status = models.CharField(_("status"), max_length=32, blank=True)
+    source = models.CharField(_("source"), max_length=16, choices=EntrySource.choices, default=EntrySource.SYSTEM)
+    external_id = models.CharField(_("external ID"), max_length=255, null=True, blank=True)
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
     # Copied out of the payload so stats aggregate a real column (performance.md).
-    duration_seconds = models.PositiveIntegerField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    duration_seconds = models.PositiveIntegerField(_("duration (seconds)"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True, editable=False)
     # A stored ``search`` tsvector column exists in the table (migration 0001, generated from
     # title, description and the payload's text fields); the model leaves it out on purpose so
     # instances, snapshots and the audit log never carry it.
@@ -51,7 +59,8 @@ class Entry(models.Model):
     objects = EntryQuerySet.as_manager()
 
     class Meta:
-        verbose_name_plural = "entries"
+        verbose_name = _("entry")
+        verbose_name_plural = _("entries")
         ordering = ["-occurred_at", "-id"]
         constraints = [
             # A constraint rather than unique=True, which would add a varchar_pattern_ops index for
@@ -86,6 +95,8 @@ class EntryLink(models.Model):
     occurred_at = models.DateTimeField()  # copied from the entry so one index serves a whole page
 
     class Meta:
+        verbose_name = _("entry link")
+        verbose_name_plural = _("entry links")
         constraints = [
             models.UniqueConstraint(fields=["entry", "subject_type", "subject_id"], name="timeline_link_uniq"),
         ]
@@ -132,6 +143,8 @@ class StatRollup(RollupCounts):
     NOBODY, ALL = 0, -1
 
     class Meta:
+        verbose_name = _("stats rollup")
+        verbose_name_plural = _("stats rollups")
         constraints = [
             # The counts ride along in the index, so a range of rollups is read from it alone.
             models.UniqueConstraint(
@@ -151,6 +164,8 @@ class StatRollupDelta(RollupCounts):
     """
 
     class Meta:
+        verbose_name = _("stats rollup delta")
+        verbose_name_plural = _("stats rollup deltas")
         indexes = [
             models.Index(
                 fields=["span", "performer_id", "day"],

@@ -187,7 +187,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Traf3li <no-reply@tra
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "traf3li.api.authentication.TokenAuthentication",  # speaks the token user's language
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -207,7 +207,7 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Traf3li Timeline API",
     "DESCRIPTION": (
-        "One 360° view of each client, case and lead. Reach a firm at <slug>.<BASE_DOMAIN>. "
+        "One 360° view of each client, case and lead. Reach a firm at `<slug>.<BASE_DOMAIN>`. "
         "To try it out, type the firm's slug in the server's {firm} field and Authorize with "
         "`Token <key>` (POST /api/v1/auth/token/ on that firm's host gives one)."
     ),
@@ -215,9 +215,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    # Swagger UI and ReDoc from drf-spectacular-sidecar's static files (WhiteNoise), never a CDN. No
-    # ReDoc page is routed: drf-spectacular's template and ReDoc itself still fetch fonts and a logo
-    # from the internet, which the browser tests refuse.
+    # Swagger UI and ReDoc from drf-spectacular-sidecar's static files (WhiteNoise), never a CDN.
+    # ReDoc (/api/redoc/) uses templates/drf_spectacular/redoc.html: system fonts, and no logo
+    # fetched from the internet.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

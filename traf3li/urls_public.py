@@ -1,7 +1,7 @@
 """The bare BASE_DOMAIN: platform pages only (health, API docs, platform admin)."""
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from traf3li.admin_sites import platform_admin
 from traf3li.core.health import healthz
@@ -14,5 +14,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),  # answered by HealthCheckMiddleware; kept for reverse()
     path("api/schema/", SpectacularAPIView.as_view(urlconf="traf3li.urls_tenant", **PUBLIC), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", **PUBLIC), name="docs"),
+    # templates/drf_spectacular/redoc.html: the sidecar's ReDoc with system fonts, nothing from the internet
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", **PUBLIC), name="redoc"),
     path("admin/", platform_admin.urls),
 ]

@@ -3,7 +3,8 @@
 Fixtures:
 
 - ``product_server`` (session): gunicorn on a free port, serving the TEST database with the
-  production static set-up (hashed, compressed files collected into a temporary STATIC_ROOT).
+  production static set-up (hashed, compressed files collected into a temporary STATIC_ROOT), started
+  by ``tests/browser/server.py``, which ``scripts/screenshots.py`` uses too.
   ``product_server.url(host)`` → ``http://<host>:<port>``.
 - ``firm_url``: the scratch firm's base URL (``http://gamma.localhost:<port>``); the records a test
   creates there commit (``scratch_firm``), so the server's own connections see them.
@@ -20,13 +21,6 @@ The tests skip, with a reason, only when there is no Chromium at ``/usr/bin/chro
 
 import os
 import re
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -35,20 +29,11 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, ROOT, ServerDidNotStart, run_product
+
 ARTIFACTS = ROOT / ".artifacts" / "browser"
 LANGUAGES = ("en", "ar")
 PASSWORD = "pass-word-123"  # conftest.make_user's
-START_TIMEOUT = 60  # seconds for gunicorn to answer /healthz
 
 
 def _database_url(settings_dict) -> str:
@@ -61,99 +46,23 @@ def _database_url(settings_dict) -> str:
     return f"postgresql://{user}{password}@{host}:{port}/{quote(name)}"
 
 
-@dataclass
-class ProductServer:
-    port: int
-    log: Path
-
-    def url(self, host: str = "localhost") -> str:
-        return f"http://{host}:{self.port}"
-
-    def log_tail(self, chars: int = 4000) -> str:
-        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
-
-
 @pytest.fixture(scope="session")
-def product_server(django_db_setup, tmp_path_factory):
+def product_server(django_db_setup):
     """gunicorn serving the test database the way ``./bin/demo`` and production do, until the session ends."""
     if not CHROMIUM.exists():
         pytest.skip(f"no Chromium at {CHROMIUM}: the browser tests need Debian's chromium package")
     assert connection.settings_dict["NAME"] == settings.DATABASES["default"]["TEST"]["NAME"], "not the test database"
-    static_root = tmp_path_factory.mktemp("static")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = ARTIFACTS / "gunicorn.log"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "traf3li.settings",
-        "DEBUG": "false",  # hashed, compressed static files (CompressedManifestStaticFilesStorage), no debug pages
-        "STATIC_ROOT": str(static_root),
-        "DATABASE_URL": _database_url(connection.settings_dict),
-        "REDIS_URL": settings.REDIS_URL,
-        "BASE_DOMAIN": settings.BASE_DOMAIN,
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("ALLOWED_HOSTS", None)
-    # The same collectstatic the demo and docker-compose run, with the same (production) storage.
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=300,
-    )
-    # The listening socket is ours, handed to gunicorn (fd://): a free port with no race for it.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    port = sock.getsockname()[1]
-    server = ProductServer(port=port, log=log)
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "traf3li.wsgi",
-                "--bind",
-                f"fd://{sock.fileno()}",
-                "--workers",
-                "2",
-                "--timeout",
-                "60",
-                "--access-logfile",
-                "-",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            pass_fds=[sock.fileno()],
-            start_new_session=True,  # its own process group: stopped with its workers, never ours
-        )
-    sock.close()
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"gunicorn did not start (exit {process.poll()}):\n{server.log_tail()}")
-            time.sleep(0.2)
-        yield server
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        shutil.rmtree(static_root, ignore_errors=True)
+        with run_product(
+            database_url=_database_url(connection.settings_dict),
+            redis_url=settings.REDIS_URL,
+            base_domain=settings.BASE_DOMAIN,
+            log=ARTIFACTS / "gunicorn.log",
+        ) as server:
+            yield server
+    except ServerDidNotStart as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ActivitiesConfig(AppConfig):
@@ -6,6 +7,7 @@ class ActivitiesConfig(AppConfig):
 
     name = "timeline.activities"
     label = "activities"
+    verbose_name = _("Activities")
 
     def ready(self):
         from traf3li.core.subjects import subject_register

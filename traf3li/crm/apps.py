@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CrmConfig(AppConfig):
@@ -6,6 +7,7 @@ class CrmConfig(AppConfig):
 
     name = "traf3li.crm"
     label = "crm"
+    verbose_name = _("Clients and cases")
 
     def ready(self):
         from traf3li.core.registries import case_of_register, hierarchy_register, legal_hold_register

@@ -15,11 +15,13 @@ def validate_timezone(value: str) -> None:
 class Firm(TenantMixin):
     """A law firm: one PostgreSQL schema holding all of its data."""
 
-    slug = models.SlugField(max_length=63, unique=True)
-    name = models.CharField(max_length=200)
-    timezone = models.CharField(max_length=64, default=settings.DEFAULT_FIRM_TIMEZONE, validators=[validate_timezone])
-    vat_number = models.CharField(max_length=32, blank=True)
-    address = models.TextField(blank=True)
+    slug = models.SlugField(_("slug"), max_length=63, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    timezone = models.CharField(
+        _("timezone"), max_length=64, default=settings.DEFAULT_FIRM_TIMEZONE, validators=[validate_timezone]
+    )
+    vat_number = models.CharField(_("VAT number"), max_length=32, blank=True)
+    address = models.TextField(_("address"), blank=True)
     # Blank: each user's browser decides (Accept-Language); a user's own preference beats both.
     language = models.CharField(
         _("default language"),
@@ -28,13 +30,15 @@ class Firm(TenantMixin):
         blank=True,
         help_text=_("The language of the firm's pages for users without a preference. Blank: the browser's."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     auto_create_schema = True
     auto_drop_schema = False
 
     class Meta:
         ordering = ["slug"]
+        verbose_name = _("firm")
+        verbose_name_plural = _("firms")
 
     def __str__(self) -> str:
         return self.name
@@ -46,3 +50,7 @@ class Firm(TenantMixin):
 
 class Domain(DomainMixin):
     """A hostname that resolves to a firm (``<slug>.<BASE_DOMAIN>``)."""
+
+    class Meta:
+        verbose_name = _("domain")
+        verbose_name_plural = _("domains")

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 def _sync_roles_after_migrate(sender, using, **kwargs):
@@ -21,6 +22,7 @@ def _sync_roles_after_migrate(sender, using, **kwargs):
 class UsersConfig(AppConfig):
     name = "traf3li.users"
     label = "users"
+    verbose_name = _("Users")
 
     def ready(self):
         post_migrate.connect(_sync_roles_after_migrate, sender=self, dispatch_uid="users.sync_roles_after_migrate")

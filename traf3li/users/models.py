@@ -25,6 +25,8 @@ class User(AbstractUser):
 
     class Meta:
         ordering = ["id"]
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
 
     @property
     def display_name(self) -> str:
