@@ -93,6 +93,16 @@ def make_user(firm, username="user", role="staff", **extra):
         )
 
 
+def browser_for(firm, user, **headers):
+    """A Django test client on the firm's host, logged in as ``user`` (the admin, as a browser uses it)."""
+    from django.test import Client
+
+    browser = Client(HTTP_HOST=f"{firm.schema_name}.localhost", **headers)
+    with schema_context(firm.schema_name):
+        browser.force_login(user)
+    return browser
+
+
 def api_client_for(firm, user=None):
     """An APIClient on the firm's host, authenticated by the user's token when one is given."""
     from rest_framework.authtoken.models import Token

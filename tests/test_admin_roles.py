@@ -12,6 +12,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from audit.models import AuditEvent
+from conftest import browser_for
 from timeline.activities import services as activities
 from timeline.activities.choices import ActivityState, ReminderBucket
 from timeline.activities.deadlines import firm_today
@@ -48,13 +49,6 @@ ACTIONS = {
     ("activities", "activity"): dict.fromkeys(ROLES, {"complete_selected", "cancel_selected"}),
     ("activities", "activitytype"): {"admin": {"delete_selected"}, "lawyer": set(), "staff": set()},
 }
-
-
-def browser_for(firm, user) -> BrowserClient:
-    browser = BrowserClient(HTTP_HOST=f"{firm.schema_name}.localhost")
-    with schema_context(firm.schema_name):
-        browser.force_login(user)
-    return browser
 
 
 @pytest.fixture

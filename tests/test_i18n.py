@@ -14,7 +14,7 @@ from django.test import Client as BrowserClient
 from django.utils import translation
 from django_tenants.utils import schema_context
 
-from conftest import api_client_for, make_user
+from conftest import api_client_for, browser_for, make_user
 from timeline.activities.tests.factories import a_client, schedule
 from traf3li.users.models import User
 
@@ -31,13 +31,6 @@ CHOICES_MODULES = [
     "traf3li.users.models",
 ]
 ARABIC = re.compile(r"[\u0600-\u06ff]")
-
-
-def browser_for(firm, user) -> BrowserClient:
-    browser = BrowserClient(HTTP_HOST=f"{firm.schema_name}.localhost")
-    with schema_context(firm.schema_name):
-        browser.force_login(user)
-    return browser
 
 
 def choices_classes() -> dict[str, type[models.Choices]]:

@@ -15,7 +15,7 @@ from audit.choices import ERROR_UNKNOWN_ACTION
 from audit.models import AuditEvent
 from audit.services import audit_record, json_safe
 from audit.tests.tail import Tail
-from conftest import make_user
+from conftest import browser_for, make_user
 from traf3li.celery import app
 from traf3li.core.context import command_context
 from traf3li.core.normalize import ERROR_PHONE
@@ -37,13 +37,6 @@ ENTITY_TYPE = {"clients": "client", "contacts": "contact", "leads": "lead", "org
 @app.task(name="audit.tests.create_lead_task")
 def create_lead_task(name: str) -> int:
     return crm_services.record_create(instance=Lead(name=name)).pk
-
-
-def browser_for(firm, user) -> BrowserClient:
-    browser = BrowserClient(HTTP_HOST=f"{firm.schema_name}.localhost", HTTP_USER_AGENT="pytest-browser")
-    with schema_context(firm.schema_name):
-        browser.force_login(user)
-    return browser
 
 
 @pytest.mark.parametrize("resource", sorted(CREATE_BODIES))
@@ -137,7 +130,7 @@ def test_a_delete_refused_by_the_database_leaves_no_event(api_a):
 
 
 def test_admin_add_change_delete_each_leave_one_event(firm_a, admin_a):
-    browser = browser_for(firm_a, admin_a)
+    browser = browser_for(firm_a, admin_a, HTTP_USER_AGENT="pytest-browser")
     tail = Tail("alpha")
     # when added in the admin
     page = browser.post("/admin/crm/organization/add/", {"name": "Admin Org", "email": "", "phone": "", "website": ""})
@@ -165,7 +158,7 @@ def test_admin_add_change_delete_each_leave_one_event(firm_a, admin_a):
 
 
 def test_admin_invalid_form_leaves_no_event(firm_a, admin_a):
-    browser = browser_for(firm_a, admin_a)
+    browser = browser_for(firm_a, admin_a, HTTP_USER_AGENT="pytest-browser")
     tail = Tail("alpha")
     page = browser.post("/admin/crm/client/add/", {"name": "Bad", "kind": "individual", "phone": "12"})
     assert page.status_code == 200  # the form comes back with the error
@@ -185,7 +178,7 @@ def test_users_created_through_the_api_are_audited_without_the_password(api_a):
 
 
 def test_users_added_and_changed_in_the_admin_are_audited(firm_a, admin_a):
-    browser = browser_for(firm_a, admin_a)
+    browser = browser_for(firm_a, admin_a, HTTP_USER_AGENT="pytest-browser")
     tail = Tail("alpha")
     page = browser.post(
         "/admin/users/user/add/",
@@ -350,7 +343,7 @@ def test_a_webhook_write_is_recorded_with_source_webhook(firm_a):
 
 def test_users_changed_in_the_admin_are_audited_and_never_deleted(firm_a, admin_a):
     clerk = make_user(firm_a, "clerk_admin", role="staff")
-    browser = browser_for(firm_a, admin_a)
+    browser = browser_for(firm_a, admin_a, HTTP_USER_AGENT="pytest-browser")
     with schema_context("alpha"):
         page = browser.get(f"/admin/users/user/{clerk.pk}/change/")
         form = {

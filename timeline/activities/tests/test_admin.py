@@ -1,10 +1,10 @@
 from datetime import timedelta
 
 import pytest
-from django.test import Client as BrowserClient
 from django_tenants.utils import schema_context
 
 from audit.models import AuditEvent
+from conftest import browser_for
 from timeline.activities import services
 from timeline.activities.admin import ADMIN_FEEDBACK
 from timeline.activities.deadlines import firm_today
@@ -12,13 +12,6 @@ from timeline.activities.models import Activity, Holiday, WorkingCalendar
 from timeline.activities.tests.factories import a_client, activity_type, schedule
 
 pytestmark = pytest.mark.django_db
-
-
-def browser_for(firm, user) -> BrowserClient:
-    browser = BrowserClient(HTTP_HOST=f"{firm.schema_name}.localhost")
-    with schema_context(firm.schema_name):
-        browser.force_login(user)
-    return browser
 
 
 @pytest.fixture
