@@ -209,3 +209,18 @@ def test_a_request_leaves_the_threads_language_as_it_found_it(firm_a):
     user = make_user(firm_a, "ar_staff", role="admin", language="ar")
     assert 'dir="rtl"' in browser_for(firm_a, user).get("/admin/").content.decode()
     assert translation.get_language() == "en"  # what runs next on this thread speaks the default again
+
+
+def test_payload_range_and_paging_errors_are_arabic_too(firm_a, admin_a):
+    api = api_client_for(firm_a, admin_a)
+    with schema_context(firm_a.schema_name):
+        client = a_client("Arabic errors")
+    body = {"kind": "call", "subject": f"client:{client.pk}", "title": "x", "payload": {"duration_seconds": 2**31}}
+    # when
+    payload = api.post("/api/v1/timeline/", body, format="json", HTTP_ACCEPT_LANGUAGE="ar")
+    dates = api.get("/api/v1/timeline/", {"since": "1800-01-01T00:00:00+00:00"}, HTTP_ACCEPT_LANGUAGE="ar")
+    paging = api.get("/api/v1/clients/", {"page_size": 0}, HTTP_ACCEPT_LANGUAGE="ar")
+    # then
+    assert payload.status_code == 400 and "الحد الأقصى 2147483647" in str(payload.json()["payload"])
+    assert dates.status_code == 400 and "يجب أن يقع بين عامي 1900 و9000" in str(dates.json())
+    assert paging.status_code == 400 and "page_size" in str(paging.json()) and "عددًا صحيحًا" in str(paging.json())

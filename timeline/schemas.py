@@ -13,27 +13,28 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext_lazy as _
 
 from timeline.choices import EntryKind
 from traf3li.api.bounds import INT4_MAX, INT8_MAX, day_error, moment_error
 
-ERROR_NOT_OBJECT = "The payload must be a JSON object."
-ERROR_UNKNOWN_KEY = "Unknown field for kind '{kind}'. Allowed: {allowed}."
-ERROR_STRING = "Must be a string."
-ERROR_INTEGER = "Must be a whole number."
-ERROR_NEGATIVE = "Must be zero or more."
-ERROR_TOO_BIG = "At most {max}."
-ERROR_BOOLEAN = "Must be true or false."
-ERROR_CHOICE = "Must be one of: {choices}."
-ERROR_DATETIME = "Must be an ISO-8601 date-time with an offset."
-ERROR_DATE = "Must be a date, YYYY-MM-DD."
-ERROR_DECIMAL = 'Must be a decimal number written as a string, e.g. "150.00".'
-ERROR_DECIMAL_RANGE = "At most {digits} digits before the decimal point and {places} after."
-ERROR_LIST = "Must be a list."
-ERROR_URL = "Must be an http(s) URL."
-ERROR_TOO_LONG = "At most {max} characters."
-ERROR_SUBJECT = "Must be a subject like 'contact:5'."
-ERROR_NUL = "Must not contain NUL characters."
+ERROR_NOT_OBJECT = _("The payload must be a JSON object.")
+ERROR_UNKNOWN_KEY = _("Unknown field for kind '{kind}'. Allowed: {allowed}.")
+ERROR_STRING = _("Must be a string.")
+ERROR_INTEGER = _("Must be a whole number.")
+ERROR_NEGATIVE = _("Must be zero or more.")
+ERROR_TOO_BIG = _("At most {max}.")
+ERROR_BOOLEAN = _("Must be true or false.")
+ERROR_CHOICE = _("Must be one of: {choices}.")
+ERROR_DATETIME = _("Must be an ISO-8601 date-time with an offset.")
+ERROR_DATE = _("Must be a date, YYYY-MM-DD.")
+ERROR_DECIMAL = _('Must be a decimal number written as a string, e.g. "150.00".')
+ERROR_DECIMAL_RANGE = _("At most {digits} digits before the decimal point and {places} after.")
+ERROR_LIST = _("Must be a list.")
+ERROR_URL = _("Must be an http(s) URL.")
+ERROR_TOO_LONG = _("At most {max} characters.")
+ERROR_SUBJECT = _("Must be a subject like 'contact:5'.")
+ERROR_NUL = _("Must not contain NUL characters.")
 
 MAX_TEXT = 100_000
 # Money as a NUMERIC(21, 6) holds it: any amount in any currency (three-decimal dinars too), and

@@ -13,15 +13,17 @@ millennia of headroom for every date computation downstream.
 from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 INT4_MAX = 2**31 - 1  # IntegerField, PositiveIntegerField
 INT8_MAX = 2**63 - 1  # BigIntegerField, BigAutoField ids
 MIN_YEAR, MAX_YEAR = 1900, 9000
 MAX_OFFSET = timedelta(hours=16)  # exclusive: PostgreSQL's timestamptz takes offsets to ±15:59:59
 
-ERROR_YEAR = f"Must be in the years {MIN_YEAR} to {MAX_YEAR}."
-ERROR_OFFSET = "The UTC offset must be within ±15:59."
-ERROR_ID = f"Must be an id: a whole number from 1 to {INT8_MAX}."
+ERROR_YEAR = format_lazy(_("Must be in the years {first} to {last}."), first=MIN_YEAR, last=MAX_YEAR)
+ERROR_OFFSET = _("The UTC offset must be within ±15:59.")
+ERROR_ID = format_lazy(_("Must be an id: a whole number from 1 to {last}."), last=INT8_MAX)
 
 
 def offset_error(value: datetime) -> str | None:

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from django.db.models import Q
 from django.utils.dateparse import parse_datetime
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
@@ -22,7 +23,7 @@ from rest_framework.utils.urls import replace_query_param
 from traf3li.api.bounds import INT8_MAX, offset_error
 
 MAX_PAGE_SIZE = 200
-ERROR_PAGE_SIZE = f"page_size must be a whole number from 1 to {MAX_PAGE_SIZE}."
+ERROR_PAGE_SIZE = format_lazy(gettext_lazy("page_size must be a whole number from 1 to {last}."), last=MAX_PAGE_SIZE)
 ERROR_CURSOR = gettext_lazy("Invalid cursor.")
 
 

@@ -8,11 +8,13 @@ caller was even known. Now any body deeper than ``MAX_DEPTH`` is a 400 wherever 
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
 MAX_DEPTH = 32
-ERROR_DEPTH = f"JSON parse error - nested deeper than {MAX_DEPTH} levels."
+ERROR_DEPTH = format_lazy(_("JSON parse error - nested deeper than {depth} levels."), depth=MAX_DEPTH)
 
 
 def _deeper_than(data, limit: int) -> bool:
