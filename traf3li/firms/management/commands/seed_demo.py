@@ -6,9 +6,10 @@ from django_tenants.utils import schema_context
 from rest_framework.authtoken.models import Token
 
 from traf3li.core.context import command_context
-from traf3li.firms.services import firm_create
+from traf3li.firms.services import firm_create, firm_update
 
-DEMO_FIRMS = {"acme": ("Acme Law", "Asia/Riyadh"), "nour": ("مكتب نور للمحاماة", "Asia/Riyadh")}
+# slug: (name, timezone, default language): nour's staff see the back office in Arabic out of the box.
+DEMO_FIRMS = {"acme": ("Acme Law", "Asia/Riyadh", "en"), "nour": ("مكتب نور للمحاماة", "Asia/Riyadh", "ar")}
 DEMO_USERS = {
     "admin": ("admin", "demo-admin-2026"),
     "lawyer": ("lawyer", "demo-lawyer-2026"),
@@ -39,9 +40,11 @@ class Command(BaseCommand):
         from traf3li.users.services import user_create
 
         with command_context("seed_demo"):
-            for slug, (name, tz) in DEMO_FIRMS.items():
+            for slug, (name, tz, language) in DEMO_FIRMS.items():
                 result = firm_create(slug=slug, name=name, timezone=tz)
                 firm = result.firm
+                if firm.language != language:
+                    firm = firm_update(firm=firm, data={"language": language})
                 with schema_context(slug):
                     connection.set_tenant(firm)
                     for role, (username, password) in DEMO_USERS.items():
