@@ -1,4 +1,4 @@
-"""Test firms are created once per session; each test rolls back (stack.md traps 2-5).
+"""Test firms are created once per session; each test rolls back (docs/stack-notes.md traps 2-5).
 
 Firms: ``firm_a`` (alpha.localhost) and ``firm_b`` (beta.localhost) for ordinary, rolled-back
 tests; ``scratch_firm`` (gamma.localhost) for tests that must really commit (two connections,

@@ -47,7 +47,7 @@ class Entry(models.Model):
     source = models.CharField(_("source"), max_length=16, choices=EntrySource.choices, default=EntrySource.SYSTEM)
     external_id = models.CharField(_("external ID"), max_length=255, null=True, blank=True)
     payload = models.JSONField(_("payload"), default=dict, blank=True)
-    # Copied out of the payload so stats aggregate a real column (performance.md).
+    # Copied out of the payload so stats aggregate a real column (docs/performance.md).
     duration_seconds = models.PositiveIntegerField(_("duration (seconds)"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

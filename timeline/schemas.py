@@ -317,7 +317,7 @@ def payload_validate(kind: str, payload) -> dict:
 
 
 def payload_duration_seconds(kind: str, payload: dict) -> int | None:
-    """The duration stats average over, kept in a real column (performance.md: not from jsonb)."""
+    """The duration stats average over, kept in a real column (docs/performance.md: not from jsonb)."""
     if kind == EntryKind.CALL and payload.get("duration_seconds") is not None:
         return payload["duration_seconds"]
     if kind == EntryKind.MEETING and payload.get("actual_duration_minutes") is not None:

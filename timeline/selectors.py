@@ -18,7 +18,7 @@ from timeline.rollups import firm_tz, rollup_plan, rollup_totals
 from traf3li.core.subjects import SubjectRef
 
 # The contract's entry, built by PostgreSQL from the denormalised columns: a page is one query and
-# no Python per row (shared/notes/performance.md: "Postgres building the JSON" ran at 93% of bare
+# no Python per row (docs/performance.md: "Postgres building the JSON" ran at 93% of bare
 # SQL, a DRF ModelSerializer at 9%). The entries table is "timeline_entry" in both base queries.
 ENTRY_JSON = """json_build_object(
     'id', e.id, 'activity_id', e.activity_id, 'kind', e.kind,

@@ -174,7 +174,7 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
-        # Without this, two firms share one cache namespace (stack.md trap 11).
+        # Without this, two firms share one cache namespace (docs/stack-notes.md trap 11).
         "KEY_FUNCTION": "django_tenants.cache.make_key",
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
     }

@@ -157,7 +157,7 @@ class Activity(models.Model):
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="activity_created_idx"),
             models.Index(fields=["subject_content_type", "subject_id"], name="activity_subject_idx"),
-            # The SLA counters (shared/notes/performance.md): partial indexes keep the pending
+            # The SLA counters (docs/performance.md): partial indexes keep the pending
             # and the recently-done counts index-only, firm-wide and per assignee.
             models.Index(fields=["deadline"], condition=Q(state="scheduled"), name="activity_pending_idx"),
             models.Index(

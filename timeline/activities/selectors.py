@@ -72,7 +72,7 @@ def activity_stats(*, assignee_id: int | None = None, now: datetime | None = Non
     """The SLA counters, firm-wide or for one assignee.
 
     Four scalar subqueries, each an index-only count on a partial index, beat one scan with
-    FILTER clauses by an order of magnitude firm-wide (shared/notes/performance.md). ``by_type``
+    FILTER clauses by an order of magnitude firm-wide (docs/performance.md). ``by_type``
     and ``by_subject_type`` break down the pending (scheduled) activities.
     """
     tz = firm_tz()

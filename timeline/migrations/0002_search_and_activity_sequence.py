@@ -65,7 +65,7 @@ ALTER TABLE timeline_entry ADD COLUMN search tsvector
   GENERATED ALWAYS AS (timeline_search_document(title, description, payload)) STORED;
 CREATE INDEX timeline_entry_search_idx ON timeline_entry USING gin (search) WHERE deleted_at IS NULL;
 -- A rare word must look rare to the planner, or it walks the time index filtering half the
--- table (performance.md): keep many more most-common-element statistics than the default.
+-- table (docs/performance.md): keep many more most-common-element statistics than the default.
 ALTER TABLE timeline_entry ALTER COLUMN search SET STATISTICS 1000;
 """
 

@@ -3,7 +3,7 @@
 The cursor holds the last row's key. The filter uses the redundant-bound form
 ``ts <= t AND (ts < t OR id < i)`` rather than ``ts < t OR (ts = t AND id < i)``: the first makes
 ``ts <= t`` an index condition, the second is a post-scan filter as slow as OFFSET
-(shared/notes/performance.md).
+(docs/performance.md).
 """
 
 import base64

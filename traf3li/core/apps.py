@@ -9,7 +9,7 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         # pgtrigger swaps the makemigrations autodetector; django-tenants' migrate_schemas must
-        # use the same one or every manage.py command fails check commands.E001 (stack.md trap 1).
+        # use the same one or every manage.py command fails check commands.E001 (docs/stack-notes.md trap 1).
         from django.core.management.commands import makemigrations
         from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
 
