@@ -318,11 +318,10 @@ def _links_locked(built: list[tuple[Entry, list]]) -> list[tuple[Entry, set[tupl
     FOR UPDATE, then relinks) therefore either commits first, and the links name the new parent,
     or waits for this transaction, and its relink sees this entry. Many recorders share the lock.
     """
-    fresh = {}
+    batch, fresh = Batch(connection), {}
     for model, sql, params in _share_locks(pair for _, pairs in built for pair in pairs):
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            _keep_fresh(model, fresh, cursor.fetchall())
+        batch.add(sql, params, then=partial(_keep_fresh, model, fresh))
+    batch.finish()  # one round trip for every model's lock
     return [(entry, _current_keys(pairs, fresh)) for entry, pairs in built]
 
 

@@ -35,6 +35,7 @@ from timeline.activities.models import (
 from timeline.services import entry_record
 from traf3li.api.exceptions import TransitionError
 from traf3li.core.subjects import subject_display_name, subject_of
+from traf3li.core.writes import apply_changes, copy_saved
 
 logger = logging.getLogger(__name__)
 
@@ -59,35 +60,6 @@ class Completion:
 # --- activity types and the working calendar -------------------------------------------------
 
 
-def _copy_row(*, source: models.Model, target: models.Model) -> None:
-    """Give the caller's instance the row as stored, so it never holds a stale value after a service."""
-    if target is source:
-        return
-    for field in source._meta.concrete_fields:
-        setattr(target, field.attname, getattr(source, field.attname))
-    target._state.adding, target._state.db = source._state.adding, source._state.db
-    target._state.fields_cache = {}  # related objects cached on the stale copy may be stale too
-
-
-def _apply_locked(*, locked: models.Model, data: dict) -> list[str]:
-    """Apply ``data`` to the locked row, validate, save only the fields that changed; returns their names.
-
-    The caller's instance may be stale (read before another transaction committed) or already
-    mutated by a form: only ``data`` is applied, so a field it does not name keeps what is stored.
-    Fields that ``clean()`` normalises count as changed only when the stored value differs.
-    """
-    fields = [field for field in locked._meta.concrete_fields if not field.primary_key]
-    stored = {field.attname: getattr(locked, field.attname) for field in fields}
-    for name, value in data.items():
-        setattr(locked, name, value)
-    locked.full_clean()
-    changed = [field.name for field in fields if getattr(locked, field.attname) != stored[field.attname]]
-    if changed:
-        auto_now = [field.name for field in fields if getattr(field, "auto_now", False) and field.name not in changed]
-        locked.save(update_fields=changed + auto_now)
-    return changed
-
-
 def _save_audited(*, instance: models.Model, data: dict | None, actor) -> models.Model:
     """Validate and save a configuration record; audit create or update with the changed fields.
 
@@ -104,9 +76,9 @@ def _save_audited(*, instance: models.Model, data: dict | None, actor) -> models
         return instance
     locked = type(instance)._default_manager.select_for_update(no_key=True).get(pk=instance.pk)
     before = snapshot(locked)
-    _apply_locked(locked=locked, data=data or {})
+    apply_changes(locked, data or {})
     audit_record(action="update", instance=locked, before=before, after=snapshot(locked), actor=actor)
-    _copy_row(source=locked, target=instance)
+    copy_saved(locked, instance)
     return instance
 
 
@@ -290,7 +262,7 @@ def activity_update(*, activity: Activity, data: dict, actor=None) -> Activity:
     """
     locked = Activity.objects.select_for_update(no_key=True).get(pk=activity.pk)
     before = snapshot(locked)
-    _apply_locked(locked=locked, data={name: data[name] for name in ("summary", "note") if name in data})
+    apply_changes(locked, {name: data[name] for name in ("summary", "note") if name in data})
     audit_record(
         action="update",
         instance=locked,
@@ -299,7 +271,7 @@ def activity_update(*, activity: Activity, data: dict, actor=None) -> Activity:
         case_id=_case_id_of(locked.subject),
         actor=actor,
     )
-    _copy_row(source=locked, target=activity)
+    copy_saved(locked, activity)
     return locked
 
 

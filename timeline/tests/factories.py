@@ -25,8 +25,8 @@ def bulk_entries(subject, times, kind="note", title="Bulk entry"):
 
     from django.contrib.contenttypes.models import ContentType
 
-    from timeline.hierarchy import hierarchy_ancestors
     from timeline.models import Entry, EntryLink
+    from traf3li.core.registries import hierarchy_ancestors
     from traf3li.core.subjects import subject_of
 
     ref = subject_of(subject)

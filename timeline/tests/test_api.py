@@ -5,9 +5,9 @@ from django_tenants.utils import schema_context
 
 from audit.models import AuditEvent
 from conftest import api_client_for
-from timeline.hierarchy import _PARENTS
 from timeline.models import Entry
 from timeline.tests.factories import bulk_entries, client_family, record
+from traf3li.core.registries import _PARENTS
 from traf3li.core.subjects import SubjectRef
 
 pytestmark = pytest.mark.django_db

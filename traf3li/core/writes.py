@@ -27,11 +27,15 @@ def apply_changes(locked: models.Model, data: dict) -> list[str]:
 
 def copy_saved(source: models.Model, target: models.Model) -> None:
     """Give ``target`` the row's values as ``source`` holds them, including those another
-    transaction committed after ``target`` was read."""
+    transaction committed after ``target`` was read; related objects cached on the stale copy go."""
+    if target is source:
+        return
+    target._state.fields_cache = {}
     for field in source._meta.concrete_fields:
         setattr(target, field.attname, getattr(source, field.attname))
         if field.is_relation and field.is_cached(source):
             field.set_cached_value(target, field.get_cached_value(source))
+    target._state.adding, target._state.db = source._state.adding, source._state.db
 
 
 def form_changes(form) -> dict:
