@@ -26,8 +26,9 @@ from django.db import connection, transaction
 from django.db.backends.signals import connection_created
 
 from audit.models import AuditChainHead, AuditEvent
-from timeline.models import Entry, EntryLink
+from timeline.models import Entry
 from timeline.services import entry_record, entry_update
+from timeline.tests.factories import links_of
 from traf3li.crm import services as crm
 from traf3li.crm.models import Case, Client, Contact
 
@@ -123,10 +124,6 @@ def creates_audited(entity_type: str, ids) -> dict[int, int]:
     ).values_list("entity_id", flat=True):
         counts[entity_id] += 1
     return counts
-
-
-def links_of(entry: Entry) -> set[tuple[str, int]]:
-    return set(EntryLink.objects.filter(entry_id=entry.pk).values_list("subject_type", "subject_id"))
 
 
 # --- 1a: a crm create (audits, then records on the timeline) against entry_record -----------

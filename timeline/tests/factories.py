@@ -51,3 +51,10 @@ def bulk_entries(subject, times, kind="note", title="Bulk entry"):
         for t, i in keys
     )
     return entries
+
+
+def links_of(entry):
+    """The subjects whose 360° views show ``entry``, as (type, id) pairs."""
+    from timeline.models import EntryLink
+
+    return set(EntryLink.objects.filter(entry_id=entry.pk).values_list("subject_type", "subject_id"))

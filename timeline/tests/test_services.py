@@ -8,13 +8,9 @@ from audit.models import AuditEvent
 from timeline.models import Entry, EntryLink, StatRollup
 from timeline.rollups import rollup_fold
 from timeline.services import entry_delete, entry_import, entry_record, entry_restore, entry_update
-from timeline.tests.factories import client_family, record
+from timeline.tests.factories import client_family, links_of, record
 
 pytestmark = pytest.mark.django_db
-
-
-def links_of(entry):
-    return set(EntryLink.objects.filter(entry=entry).values_list("subject_type", "subject_id"))
 
 
 def test_record_assigns_activity_id_names_links_and_audit(in_firm_a, admin_a):

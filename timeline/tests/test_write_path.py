@@ -11,15 +11,11 @@ from audit.models import AuditChainHead, AuditEvent
 from timeline.models import EntryLink, StatRollup
 from timeline.rollups import rollup_fold
 from timeline.services import EntryDeletedError, entry_delete, entry_import, entry_restore
-from timeline.tests.factories import bulk_entries, client_family, record
+from timeline.tests.factories import bulk_entries, client_family, links_of, record
 from traf3li.crm import services as crm
 from traf3li.crm.models import Case, Client
 
 pytestmark = pytest.mark.django_db
-
-
-def links_of(entry):
-    return set(EntryLink.objects.filter(entry=entry).values_list("subject_type", "subject_id"))
 
 
 def test_recording_a_deleted_entrys_provider_id_again_is_refused_and_changes_nothing(in_firm_a):
