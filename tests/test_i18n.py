@@ -114,20 +114,22 @@ def test_accept_language_arabic_gives_arabic_api_errors(firm_a, admin_a, staff_a
         {"kind": "note", "title": "x", "subject": {"type": "client", "id": 99999}},
         HTTP_ACCEPT_LANGUAGE="ar",
     )
-    assert unknown.json() == {"subject": ["لا يوجد سجل client بالمعرّف 99999."]}
+    assert unknown.json() == {"subject": ["لا يوجد سجل من نوع «عميل» بالمعرّف 99999."]}
 
     staff = api_client_for(firm_a, staff_a)
     refused = staff.patch("/api/v1/firm/", {"name": "x"}, HTTP_ACCEPT_LANGUAGE="ar")
     assert refused.status_code == 403 and refused.json() == {"detail": "لا يحق هذا إلا لمسؤولي المكتب."}
     missing = api.get("/api/v1/clients/999999999/", HTTP_ACCEPT_LANGUAGE="ar")
-    assert missing.status_code == 404 and missing.json() == {"detail": "لا يوجد سجل Client يطابق الطلب."}
+    assert missing.status_code == 404 and missing.json() == {"detail": "لا يوجد سجل من نوع «عميل» يطابق الطلب."}
     anonymous = api_client_for(firm_a).get("/api/v1/clients/", HTTP_ACCEPT_LANGUAGE="ar")
     assert anonymous.status_code == 401 and anonymous.json() == {"detail": "لم يتم تزويد بيانات الدخول."}
 
     # English when asked for English, and when nothing is asked (the default language).
     english = staff.patch("/api/v1/firm/", {"name": "x"}, HTTP_ACCEPT_LANGUAGE="en")
     assert english.json() == {"detail": "Only the firm's admins may do this."}
-    assert api.get("/api/v1/clients/999999999/").json() == {"detail": "No Client matches the given query."}
+    assert api.get("/api/v1/clients/999999999/").json() == {"detail": "No client matches the given query."}
+    bad_subject = api.get("/api/v1/timeline/?subject=client", HTTP_ACCEPT_LANGUAGE="ar")
+    assert bad_subject.status_code == 400 and "اكتب '<النوع>:<المعرّف>'" in str(bad_subject.json())
 
 
 def test_a_token_users_language_decides_the_apis_language(firm_a, firm_language):
@@ -156,7 +158,29 @@ def test_a_forbidden_transition_is_a_409_in_arabic(firm_a, admin_a, lawyer_a):
     assert api.post(url + "cancel/").status_code == 200
     refused = api.post(url + "complete/", {"feedback": "x"}, HTTP_ACCEPT_LANGUAGE="ar")
     assert refused.status_code == 409
-    assert refused.json() == {"detail": "لا يمكن تنفيذ «complete» على نشاط حالته «cancelled»."}
+    # a whole Arabic sentence, the state by its Arabic label: no code words
+    assert refused.json() == {"detail": "لا يمكن إنجاز هذا النشاط: حالته «ملغى»."}
+
+
+def test_the_admins_bulk_actions_answer_in_arabic_with_arabic_plurals(firm_a, lawyer_a):
+    # given an Arabic-speaking lawyer, two scheduled activities and a cancelled one
+    user = make_user(firm_a, "ar_bulk", role="lawyer", language="ar")
+    with schema_context(firm_a.schema_name):
+        client = a_client()
+        ids = [schedule(subject=client, assignee=lawyer_a).pk for _ in range(3)]
+    browser = browser_for(firm_a, user)
+    api_client_for(firm_a, lawyer_a).post(f"/api/v1/activities/{ids[2]}/cancel/")
+    # when the three are completed from the list
+    page = browser.post(
+        "/admin/activities/activity/",
+        {"action": "complete_selected", "_selected_action": [str(i) for i in ids]},
+        follow=True,
+    )
+    # then the messages are Arabic sentences, in the dual for two and the singular for one
+    messages = [str(m) for m in page.context["messages"]]
+    assert messages == ["أُنجز نشاطان.", "تُخطّي نشاط واحد: كان منجزًا أو ملغى من قبل."]
+    html = page.content.decode()
+    assert "تحديد الأنشطة المختارة كمنجزة" in html and "إلغاء الأنشطة المختارة" in html  # the actions' names
 
 
 def test_the_firm_and_the_user_expose_their_language_in_the_api(firm_a, admin_a):

@@ -4,6 +4,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from timeline import services
 from timeline.models import Entry
@@ -26,15 +28,15 @@ def subject_admin_url(type_name: str, pk: int) -> str | None:
 class DeletedFilter(admin.SimpleListFilter):
     """Live entries unless asked: soft-deleted ones only show when someone looks for them."""
 
-    title = "deleted"
+    title = _("deleted")
     parameter_name = "deleted"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Deleted only"), ("all", "Live and deleted")]
+        return [("yes", _("Deleted only")), ("all", _("Live and deleted"))]
 
     def choices(self, changelist):
         choices = list(super().choices(changelist))
-        choices[0]["display"] = "Live only"
+        choices[0]["display"] = _("Live only")
         return choices
 
     def queryset(self, request, queryset):
@@ -48,7 +50,7 @@ class DeletedFilter(admin.SimpleListFilter):
 class SubjectViewFilter(admin.SimpleListFilter):
     """``?subject=client:42``: the record's 360° view, the target of the change pages' "all entries" link."""
 
-    title = "360° view of"
+    title = _("360° view of")
     parameter_name = "subject"
 
     def lookups(self, request, model_admin):
@@ -123,13 +125,13 @@ class EntryAdmin(admin.ModelAdmin):
         "deleted_at",
     ]
 
-    @admin.display(description="subject", ordering="subject_type")
+    @admin.display(description=_("subject"), ordering="subject_type")
     def subject_link(self, entry):
         url = subject_admin_url(entry.subject_type, entry.subject_id)
         label = f"{entry.subject_type}: {entry.subject_name}"
         return format_html('<a href="{}">{}</a>', url, label) if url else label
 
-    @admin.display(description="related")
+    @admin.display(description=_("related"))
     def related_links(self, entry):
         parts = []
         for ref in entry.related:
@@ -138,7 +140,7 @@ class EntryAdmin(admin.ModelAdmin):
             parts.append(format_html('<a href="{}">{}</a>', url, label) if url else label)
         return format_html(", ".join(["{}"] * len(parts)), *parts) if parts else "—"
 
-    @admin.display(description="live", boolean=True)
+    @admin.display(description=_("live"), boolean=True)
     def live(self, entry):
         return entry.deleted_at is None
 
@@ -163,18 +165,22 @@ class EntryAdmin(admin.ModelAdmin):
         data = {name: form.cleaned_data[name] for name in form.changed_data}
         services.entry_update(entry=Entry.objects.get(pk=obj.pk), data=data, actor=request.user)
 
-    @admin.action(description="Soft-delete the selected entries", permissions=["soft_delete"])
+    @admin.action(description=_("Soft-delete the selected entries"), permissions=["soft_delete"])
     def soft_delete(self, request, queryset):
         entries = list(queryset.filter(deleted_at__isnull=True).order_by("pk"))
         for entry in entries:
             services.entry_delete(entry=entry, actor=request.user)
-        self.message_user(
-            request, f"{len(entries)} entries deleted; restore them from 'Deleted only'.", messages.SUCCESS
+        message = ngettext(
+            "%(count)d entry deleted; restore it from “Deleted only”.",
+            "%(count)d entries deleted; restore them from “Deleted only”.",
+            len(entries),
         )
+        self.message_user(request, message % {"count": len(entries)}, messages.SUCCESS)
 
-    @admin.action(description="Restore the selected entries", permissions=["soft_delete"])
+    @admin.action(description=_("Restore the selected entries"), permissions=["soft_delete"])
     def restore(self, request, queryset):
         entries = list(queryset.filter(deleted_at__isnull=False).order_by("pk"))
         for entry in entries:
             services.entry_restore(entry=entry, actor=request.user)
-        self.message_user(request, f"{len(entries)} entries restored.", messages.SUCCESS)
+        message = ngettext("%(count)d entry restored.", "%(count)d entries restored.", len(entries))
+        self.message_user(request, message % {"count": len(entries)}, messages.SUCCESS)

@@ -4,6 +4,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models.deletion import ProtectedError
 from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from timeline.activities import selectors, services
 from timeline.activities.choices import ActivityState, Due, Weekday
@@ -13,8 +15,8 @@ from traf3li.admin_sites import firm_admin
 from traf3li.api.exceptions import TransitionError
 from traf3li.core.subjects import subject_model, subject_types
 
-ERROR_SUBJECT_MISSING = "No such record."
-ADMIN_FEEDBACK = "Completed from the admin."
+ERROR_SUBJECT_MISSING = _("No such record.")
+ADMIN_FEEDBACK = _("Completed from the admin.")
 
 
 HOLIDAY_FIELDS = ("date", "name")
@@ -32,11 +34,15 @@ def changed_values(form) -> dict:
 class DueFilter(admin.SimpleListFilter):
     """Overdue, today and planned by the firm's today; done and cancelled by state."""
 
-    title = "due"
+    title = _("due")
     parameter_name = "due"
 
     def lookups(self, request, model_admin):
-        return [*Due.choices, (ActivityState.DONE, "Done"), (ActivityState.CANCELLED, "Cancelled")]
+        return [
+            *Due.choices,
+            (ActivityState.DONE, ActivityState.DONE.label),
+            (ActivityState.CANCELLED, ActivityState.CANCELLED.label),
+        ]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -57,10 +63,10 @@ class ActivityForm(forms.ModelForm):
         if "subject_content_type" in self.fields:
             ids = [ContentType.objects.get_for_model(subject_model(name)).pk for name in subject_types()]
             self.fields["subject_content_type"].queryset = ContentType.objects.filter(pk__in=ids)
-            self.fields["subject_content_type"].label = "Subject type"
+            self.fields["subject_content_type"].label = _("Subject type")
         if "deadline" in self.fields:
             self.fields["deadline"].required = False
-            self.fields["deadline"].help_text = "Leave empty to count the type's delay from today."
+            self.fields["deadline"].help_text = _("Leave empty to count the type's delay from today.")
         if "assignee" in self.fields:
             self.fields["assignee"].queryset = self.fields["assignee"].queryset.filter(is_active=True)
 
@@ -103,7 +109,7 @@ class ActivityAdmin(admin.ModelAdmin):
             frozen += ["deadline", "assignee"]
         return frozen + self.always_readonly
 
-    @admin.display(description="subject")
+    @admin.display(description=_("subject"))
     def subject_name(self, obj):
         return str(obj.subject) if obj.subject is not None else f"{obj.subject_content_type.model} #{obj.subject_id}"
 
@@ -120,7 +126,7 @@ class ActivityAdmin(admin.ModelAdmin):
             )
         return date_format(obj.deadline)
 
-    @admin.display(boolean=True, description="overdue")
+    @admin.display(boolean=True, description=_("overdue"))
     def overdue(self, obj):
         return obj.is_overdue_on(self._today)
 
@@ -151,7 +157,7 @@ class ActivityAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # history is kept: cancel instead
 
-    def _each_scheduled(self, request, queryset, service, verb):
+    def _each_scheduled(self, request, queryset, service, done_message):
         done = skipped = 0
         for activity in queryset.order_by("pk"):
             try:
@@ -159,23 +165,31 @@ class ActivityAdmin(admin.ModelAdmin):
                 done += 1
             except TransitionError:
                 skipped += 1
-        self.message_user(request, f"{done} activities {verb}.", messages.SUCCESS)
+        self.message_user(request, done_message(done) % {"count": done}, messages.SUCCESS)
         if skipped:
-            self.message_user(request, f"{skipped} skipped: they were already done or cancelled.", messages.WARNING)
+            message = ngettext(
+                "%(count)d skipped: it was already done or cancelled.",
+                "%(count)d skipped: they were already done or cancelled.",
+                skipped,
+            )
+            self.message_user(request, message % {"count": skipped}, messages.WARNING)
 
-    @admin.action(description="Mark the selected activities as done", permissions=["change"])
+    @admin.action(description=_("Mark the selected activities as done"), permissions=["change"])
     def complete_selected(self, request, queryset):
         self._each_scheduled(
             request,
             queryset,
-            lambda a: services.activity_complete(activity=a, feedback=ADMIN_FEEDBACK, actor=request.user),
-            "completed",
+            lambda a: services.activity_complete(activity=a, feedback=str(ADMIN_FEEDBACK), actor=request.user),
+            lambda n: ngettext("%(count)d activity completed.", "%(count)d activities completed.", n),
         )
 
-    @admin.action(description="Cancel the selected activities", permissions=["change"])
+    @admin.action(description=_("Cancel the selected activities"), permissions=["change"])
     def cancel_selected(self, request, queryset):
         self._each_scheduled(
-            request, queryset, lambda a: services.activity_cancel(activity=a, actor=request.user), "cancelled"
+            request,
+            queryset,
+            lambda a: services.activity_cancel(activity=a, actor=request.user),
+            lambda n: ngettext("%(count)d activity cancelled.", "%(count)d activities cancelled.", n),
         )
 
 
@@ -195,7 +209,7 @@ class ActivityTypeAdmin(admin.ModelAdmin):
         try:
             services.activity_type_delete(instance=obj, actor=request.user)
         except ProtectedError:
-            self.message_user(request, "Activities still use this type.", messages.ERROR)
+            self.message_user(request, gettext("Activities still use this type."), messages.ERROR)
 
     def delete_queryset(self, request, queryset):
         for obj in queryset.order_by("pk"):
@@ -223,7 +237,7 @@ class WorkingCalendarAdmin(admin.ModelAdmin):
     inlines = [HolidayInline]
     list_display = ["name", "weekend", "updated_at"]
 
-    @admin.display(description="weekend")
+    @admin.display(description=_("weekend"))
     def weekend(self, obj):
         return ", ".join(str(Weekday(day).label) for day in obj.weekend_days)  # labels are lazy translations
 

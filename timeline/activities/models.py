@@ -16,8 +16,8 @@ from timeline.activities.choices import (
     Weekday,
 )
 
-ERROR_NEXT_TYPE_REQUIRED = "A type that suggests or triggers a next activity needs a next type."
-ERROR_WEEKEND_ALL_WEEK = "At least one day of the week must be a working day."
+ERROR_NEXT_TYPE_REQUIRED = _("A type that suggests or triggers a next activity needs a next type.")
+ERROR_WEEKEND_ALL_WEEK = _("At least one day of the week must be a working day.")
 MAX_DELAY_COUNT = 3650
 
 

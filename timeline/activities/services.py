@@ -39,7 +39,13 @@ from traf3li.core.writes import apply_changes, copy_saved
 
 logger = logging.getLogger(__name__)
 
-ERROR_TRANSITION = gettext_lazy("Cannot {verb} an activity that is {state}.")
+# One whole sentence per verb, so that each language can word it; the state is its translated label.
+ERROR_TRANSITION = {
+    "complete": gettext_lazy("This activity can't be completed: it is {state}."),
+    "reschedule": gettext_lazy("This activity can't be rescheduled: it is {state}."),
+    "cancel": gettext_lazy("This activity can't be cancelled: it is {state}."),
+    "reassign": gettext_lazy("This activity can't be reassigned: it is {state}."),
+}
 ERROR_ASSIGNEE_INACTIVE = gettext_lazy("The assignee must be an active user of this firm.")
 ERROR_SUBJECT_UNSAVED = gettext_lazy("The subject must be a saved record.")
 
@@ -142,7 +148,7 @@ def _lock(activity: Activity, verb: str) -> Activity:
         .get(pk=activity.pk)
     )
     if locked.state != ActivityState.SCHEDULED:
-        raise TransitionError(ERROR_TRANSITION.format(verb=verb, state=locked.state))
+        raise TransitionError(ERROR_TRANSITION[verb].format(state=str(ActivityState(locked.state).label).lower()))
     return locked
 
 

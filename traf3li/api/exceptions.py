@@ -2,6 +2,7 @@
 
 import re
 
+from django.apps import apps
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -29,9 +30,20 @@ class PayloadTooLarge(APIException):
     default_code = "payload_too_large"
 
 
-# get_object_or_404's text, which Django leaves untranslated: the same words, through our catalogue.
+# get_object_or_404's text, which Django leaves untranslated and which names the model's class
+# ("No Client …"): the same words through our catalogue, with the model's translated name.
 LOOKUP_MISS = re.compile(r"^No (?P<type>\w+) matches the given query\.$")
 ERROR_LOOKUP_MISS = gettext_lazy("No {type} matches the given query.")
+
+
+def _model_name(object_name: str, view) -> str:
+    """The verbose name of the model ``object_name`` names: the view's own, else the only model so
+    called; the class name when neither tells."""
+    model = getattr(getattr(view, "queryset", None), "model", None)
+    if model is None or model._meta.object_name != object_name:
+        named = [m for m in apps.get_models() if m._meta.object_name == object_name]
+        model = named[0] if len(named) == 1 else None
+    return str(model._meta.verbose_name) if model is not None else object_name
 
 
 class TransitionError(Exception):
@@ -48,7 +60,7 @@ def _raised_by_json_decoder(exc: BaseException) -> bool:
 
 def exception_handler(exc, context):
     if isinstance(exc, Http404) and exc.args and (miss := LOOKUP_MISS.match(str(exc.args[0]))):
-        exc = NotFound(ERROR_LOOKUP_MISS.format(type=miss["type"]))
+        exc = NotFound(ERROR_LOOKUP_MISS.format(type=_model_name(miss["type"], context.get("view"))))
     elif isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         if "__all__" in detail:

@@ -18,7 +18,7 @@ _REGISTRY: dict[str, str] = {}  # type name -> "app_label.ModelName"
 # log can name them.
 _PUBLIC: set[str] = set()
 
-ERROR_FORMAT = "Use '<type>:<id>', for example 'client:42'."
+ERROR_FORMAT = gettext_lazy("Use '<type>:<id>', for example 'client:42'.")
 ERROR_UNKNOWN_TYPE = gettext_lazy("Unknown subject type '{type}'. Known types: {known}.")
 ERROR_NOT_FOUND = gettext_lazy("No {type} with id {id}.")
 
@@ -46,7 +46,7 @@ class SubjectRef:
     def resolve(self) -> models.Model:
         obj = self.model._default_manager.filter(pk=self.id).first()
         if obj is None:
-            raise SubjectError(ERROR_NOT_FOUND.format(type=self.type, id=self.id))
+            raise SubjectError(ERROR_NOT_FOUND.format(type=self.model._meta.verbose_name, id=self.id))
         return obj
 
 
