@@ -84,6 +84,35 @@ def scratch_firm(django_db_setup, django_db_blocker):
         connection.set_schema_to_public()
 
 
+def waiting_on_a_lock(pid: int) -> bool:
+    """Whether the backend ``pid`` waits for a lock another transaction holds.
+
+    On Citus the statement runs on the worker that holds the firm, so the wait is there, under the
+    same global pid: ``citus_stat_activity`` shows every node's backends. Plain PostgreSQL has only
+    its own.
+    """
+    from traf3li.core.citus import citus_installed
+
+    with connection.cursor() as cursor:
+        # Activity views are a snapshot taken once per transaction: drop it, or a test inside one
+        # would read the first answer forever.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        if citus_installed(cursor):
+            cursor.execute(
+                """
+                SELECT coalesce(bool_or(a.wait_event_type = 'Lock'), false) FROM citus_stat_activity a
+                 WHERE a.global_pid = (SELECT global_pid FROM citus_stat_activity WHERE pid = %s
+                                          AND NOT is_worker_query LIMIT 1)
+                """,
+                [pid],
+            )
+        else:
+            cursor.execute(
+                "SELECT coalesce(bool_or(wait_event_type = 'Lock'), false) FROM pg_stat_activity WHERE pid = %s", [pid]
+            )
+        return cursor.fetchone()[0]
+
+
 def make_user(firm, username="user", role="staff", **extra):
     from traf3li.users.services import user_create
 

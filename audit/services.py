@@ -78,11 +78,24 @@ def json_safe(value):
     return json.loads(json.dumps(value, cls=AuditJSONEncoder))
 
 
+# model label ("messaging.ChannelAccount") -> fields that audit snapshots leave out: secrets, and
+# their encrypted forms, never reach the log. Apps register theirs in ``AppConfig.ready()``.
+_OMITTED: dict[str, frozenset[str]] = {}
+
+
+def snapshot_omit_register(model: type[models.Model] | str, fields: Iterable[str]) -> None:
+    label = model if isinstance(model, str) else model._meta.label
+    _OMITTED[label] = _OMITTED.get(label, frozenset()) | frozenset(fields)
+
+
 def snapshot(instance: models.Model) -> dict:
-    """The instance's concrete field values, JSON-safe, keyed by attribute name (FKs as ids)."""
+    """The instance's concrete field values, JSON-safe, keyed by attribute name (FKs as ids).
+
+    Passwords and the fields registered with ``snapshot_omit_register`` are left out."""
+    omitted = _OMITTED.get(instance._meta.label, frozenset()) | {"password"}
     data = {}
     for field in instance._meta.concrete_fields:
-        if field.name in {"password"}:
+        if field.name in omitted or field.attname in omitted:
             continue
         data[field.attname] = json_safe(getattr(instance, field.attname))
     return data

@@ -1,1 +1,117 @@
+"""Channel accounts and the webhook deliveries they receive (stored first, processed after)."""
 
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from messaging import crypto
+from messaging.choices import SECRETS, Endpoint, Provider
+
+
+class ChannelAccount(models.Model):
+    """A firm's account at a provider. Secrets are encrypted (``messaging.crypto``), write-only in
+    the API and the admin, and left out of audit snapshots; their fingerprint is audited instead."""
+
+    provider = models.CharField(_("provider"), max_length=16, choices=Provider.choices)
+    name = models.CharField(_("name"), max_length=200)
+    is_active = models.BooleanField(_("active"), default=True)
+    account_sid = models.CharField(_("Twilio account SID"), max_length=64, blank=True)
+    phone_number_id = models.CharField(_("WhatsApp phone number ID"), max_length=64, blank=True)
+    secrets_encrypted = models.TextField(editable=False, blank=True)
+    secrets_fingerprint = models.CharField(_("secrets fingerprint"), max_length=64, editable=False, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["provider", "name", "id"]
+        verbose_name = _("channel account")
+        verbose_name_plural = _("channel accounts")
+        constraints = [
+            # At most one active account per provider, and for WhatsApp per phone number id.
+            models.UniqueConstraint(
+                fields=["provider"],
+                condition=Q(is_active=True) & ~Q(provider="whatsapp"),
+                name="messaging_one_active_account_per_provider",
+                violation_error_message=_("This firm already has an active account with this provider."),
+            ),
+            models.UniqueConstraint(
+                fields=["phone_number_id"],
+                condition=Q(is_active=True, provider="whatsapp"),
+                name="messaging_one_active_whatsapp_per_number",
+                violation_error_message=_("An active WhatsApp account already uses this phone number id."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()}: {self.name}"
+
+    @property
+    def secrets(self) -> dict:
+        return crypto.decrypt(self.secrets_encrypted)
+
+    @property
+    def secrets_set(self) -> list[str]:
+        """Which of the provider's secrets are set (their names, never their values)."""
+        stored = self.secrets
+        return [name for name in SECRETS.get(self.provider, ()) if stored.get(name)]
+
+
+class WebhookDelivery(models.Model):
+    """One request a provider made to a webhook, as received, committed before the 2xx.
+
+    ``body`` is the exact bytes (the signature was checked on them); ``headers`` the ones that
+    matter. ``dedup_key`` makes a replay of the same delivery a no-op: the provider's idempotency
+    token where it sends one (Twilio), the signature's token (Mailgun), else the body's digest.
+    Processing (``messaging.tasks``) sets ``processed_at``; a beat sweeper re-drives the rest.
+    """
+
+    provider = models.CharField(_("provider"), max_length=16, choices=Provider.choices)
+    endpoint = models.CharField(_("endpoint"), max_length=16, choices=Endpoint.choices)
+    account = models.ForeignKey(
+        ChannelAccount, on_delete=models.PROTECT, related_name="deliveries", verbose_name=_("account")
+    )
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    headers = models.JSONField(_("headers"), default=dict)
+    body = models.BinaryField(_("body"))
+    body_digest = models.CharField(_("body digest"), max_length=64)
+    dedup_key = models.CharField(_("deduplication key"), max_length=128)
+    signature_ok = models.BooleanField(_("signature verified"), default=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "dedup_key"], name="messaging_delivery_once"),
+        ]
+        indexes = [
+            # The sweeper's and the worker's queue: only what is still owed.
+            models.Index(
+                fields=["received_at", "id"], condition=Q(processed_at__isnull=True), name="messaging_delivery_owed"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} #{self.pk}"
+
+
+class RejectedDelivery(models.Model):
+    """What a refused delivery leaves: a counter per provider and reason, never its content."""
+
+    provider = models.CharField(_("provider"), max_length=16, choices=Provider.choices)
+    reason = models.CharField(_("reason"), max_length=32)
+    count = models.BigIntegerField(_("count"), default=0)
+    last_at = models.DateTimeField(_("last at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["provider", "reason"]
+        verbose_name = _("rejected delivery count")
+        verbose_name_plural = _("rejected delivery counts")
+        constraints = [models.UniqueConstraint(fields=["provider", "reason"], name="messaging_rejected_once")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.reason}: {self.count}"

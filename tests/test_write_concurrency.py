@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.db.backends.signals import connection_created
 
 from audit.models import AuditChainHead, AuditEvent
+from conftest import waiting_on_a_lock
 from timeline.models import Entry
 from timeline.services import entry_record, entry_update
 from timeline.tests.factories import links_of
@@ -80,17 +81,13 @@ class Writer(threading.Thread):
             connection.close()
 
 
-def waiting_on_a_lock(writer: Writer) -> bool:
+def writer_waits(writer: Writer) -> bool:
     """True while the writer's backend waits for a lock another backend holds (from any connection)."""
-    if writer.pid is None:
-        return False
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT cardinality(pg_blocking_pids(%s)) > 0", [writer.pid])
-        return cursor.fetchone()[0]
+    return writer.pid is not None and waiting_on_a_lock(writer.pid)
 
 
 def waiting_or_done(writer: Writer) -> bool:
-    return writer.done.is_set() or waiting_on_a_lock(writer)
+    return writer.done.is_set() or writer_waits(writer)
 
 
 def wait_until(condition, what: str) -> None:
@@ -203,7 +200,7 @@ def test_two_transactions_recording_two_kinds_in_opposite_orders_do_not_deadlock
             made = [record("call", "call-then-email")]
             first_recorded.set()
             wait_until(
-                lambda: second_recorded.is_set() or waiting_on_a_lock(writers["email_then_call"]),
+                lambda: second_recorded.is_set() or writer_waits(writers["email_then_call"]),
                 "the other transaction recorded its email",
             )
             made.append(record("email", "call-then-email"))

@@ -10,6 +10,7 @@ class TimelineConfig(AppConfig):
 
     def ready(self):
         from timeline import receivers, recorders  # noqa: F401 (importing receivers connects them: timezone changes)
+        from traf3li.core.citus import column_statistics_register
         from traf3li.core.registries import admin_index_register
         from traf3li.core.subjects import subject_register
         from traf3li.crm import signals as crm_signals
@@ -20,6 +21,8 @@ class TimelineConfig(AppConfig):
         crm_signals.record_created.connect(recorders.record_created, dispatch_uid="timeline.crm.record_created")
         crm_signals.record_updated.connect(recorders.record_updated, dispatch_uid="timeline.crm.record_updated")
         admin_index_register(_activity_counters)
+        # Set by migration 0002; citus_setup sets it again on shards that moved (traf3li.core.citus).
+        column_statistics_register("timeline_entry", "search", 1000)
 
 
 def _activity_counters(request) -> dict:

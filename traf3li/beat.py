@@ -21,6 +21,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
     # Stats add the rollup counters and the deltas appended since the last fold, so folding is
     # about keeping that tail short, not about correctness: a minute's writes are a few hundred rows.
     "rollups-fold": {"task": "timeline.tasks.rollups_fold_task", "schedule": timedelta(minutes=1)},
+    # Webhook deliveries are processed right after their commit; this re-drives what no worker took
+    # (Redis down at delivery, a worker killed mid-batch). A minute bounds that delay; an idle tick
+    # is one partial-index probe.
+    "deliveries-sweep": {"task": "messaging.tasks.deliveries_sweep_task", "schedule": timedelta(minutes=1)},
 }
 
 # Entries beat also sends once as it starts, to every firm. Without this the first reminder run came

@@ -51,6 +51,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
+# Proxies whose X-Forwarded-For/-Proto/-Host are believed (addresses or networks, comma-separated):
+# the client's address in the audit log and the public URL Twilio signed (traf3li/core/proxies.py).
+TRUSTED_PROXIES = [value.strip() for value in os.environ.get("TRUSTED_PROXIES", "").split(",") if value.strip()]
+
+# Fernet keys for channel secrets, comma-separated, newest first: the first encrypts, all decrypt,
+# so a key is rotated by putting a new one in front (then ``manage.py rotate_channel_secrets``).
+# Without any, one is derived from SECRET_KEY.
+CHANNEL_SECRET_KEYS = [value.strip() for value in os.environ.get("CHANNEL_SECRET_KEYS", "").split(",") if value.strip()]
+
 # --- tenancy -------------------------------------------------------------------------------
 # The public schema holds firms, their domains, platform admins and the beat schedule. Every
 # firm's schema holds its own users, tokens, sessions and all business data (ADR 0001).

@@ -30,6 +30,7 @@ api_v1 = [
 urlpatterns = [
     path("healthz", healthz, name="healthz"),  # answered by HealthCheckMiddleware; kept for reverse()
     path("api/v1/", include(api_v1)),
+    path("hooks/", include("messaging.hooks_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -10,7 +10,9 @@ from django.db import migrations, models
 # migration can use the live module.
 from audit import chain
 
-GUARD_SQL = """
+# One statement per element: Citus forwards each statement's text to the workers as it is, and
+# refuses several commands in one.
+EVENT_GUARD_SQL = """
 CREATE OR REPLACE FUNCTION audit_event_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     bypass text := coalesce(current_setting('traf3li.audit_bypass', true), '');
@@ -38,8 +40,10 @@ BEGIN
         USING ERRCODE = 'insufficient_privilege',
               HINT = 'Only audit_purge() and audit_erase() may change the audit log.';
 END
-$$;
+$$
+"""
 
+HEAD_GUARD_SQL = """
 CREATE OR REPLACE FUNCTION audit_head_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'UPDATE' THEN
@@ -52,35 +56,33 @@ BEGIN
     RAISE EXCEPTION 'audit chain records are append-only: % on % refused', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';
 END
-$$;
-
-CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_auditevent
-    FOR EACH ROW EXECUTE FUNCTION audit_event_guard();
--- Row triggers never see TRUNCATE (pgtrigger.Protect can't block it): a statement trigger can.
-CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_auditevent
-    FOR EACH STATEMENT EXECUTE FUNCTION audit_event_guard();
-
-CREATE TRIGGER audit_head_forward_only BEFORE UPDATE OR DELETE ON audit_auditchainhead
-    FOR EACH ROW EXECUTE FUNCTION audit_head_guard();
-CREATE TRIGGER audit_head_no_truncate BEFORE TRUNCATE ON audit_auditchainhead
-    FOR EACH STATEMENT EXECUTE FUNCTION audit_head_guard();
-
-CREATE TRIGGER audit_anchor_append_only BEFORE UPDATE OR DELETE ON audit_auditchainanchor
-    FOR EACH ROW EXECUTE FUNCTION audit_head_guard();
-CREATE TRIGGER audit_anchor_no_truncate BEFORE TRUNCATE ON audit_auditchainanchor
-    FOR EACH STATEMENT EXECUTE FUNCTION audit_head_guard();
+$$
 """
 
-UNGUARD_SQL = """
-DROP TRIGGER IF EXISTS audit_anchor_no_truncate ON audit_auditchainanchor;
-DROP TRIGGER IF EXISTS audit_anchor_append_only ON audit_auditchainanchor;
-DROP TRIGGER IF EXISTS audit_head_no_truncate ON audit_auditchainhead;
-DROP TRIGGER IF EXISTS audit_head_forward_only ON audit_auditchainhead;
-DROP TRIGGER IF EXISTS audit_event_no_truncate ON audit_auditevent;
-DROP TRIGGER IF EXISTS audit_event_append_only ON audit_auditevent;
-DROP FUNCTION IF EXISTS audit_head_guard();
-DROP FUNCTION IF EXISTS audit_event_guard();
-"""
+# Row triggers never see TRUNCATE (pgtrigger.Protect can't block it): a statement trigger can.
+TRIGGERS = [
+    ("audit_event_append_only", "BEFORE UPDATE OR DELETE", "audit_auditevent", "ROW", "audit_event_guard"),
+    ("audit_event_no_truncate", "BEFORE TRUNCATE", "audit_auditevent", "STATEMENT", "audit_event_guard"),
+    ("audit_head_forward_only", "BEFORE UPDATE OR DELETE", "audit_auditchainhead", "ROW", "audit_head_guard"),
+    ("audit_head_no_truncate", "BEFORE TRUNCATE", "audit_auditchainhead", "STATEMENT", "audit_head_guard"),
+    ("audit_anchor_append_only", "BEFORE UPDATE OR DELETE", "audit_auditchainanchor", "ROW", "audit_head_guard"),
+    ("audit_anchor_no_truncate", "BEFORE TRUNCATE", "audit_auditchainanchor", "STATEMENT", "audit_head_guard"),
+]
+
+GUARD_SQL = [
+    EVENT_GUARD_SQL,
+    HEAD_GUARD_SQL,
+    *(
+        f"CREATE TRIGGER {name} {when} ON {table} FOR EACH {level} EXECUTE FUNCTION {function}()"
+        for name, when, table, level, function in TRIGGERS
+    ),
+]
+
+UNGUARD_SQL = [
+    *(f"DROP TRIGGER IF EXISTS {name} ON {table}" for name, _, table, _, _ in reversed(TRIGGERS)),
+    "DROP FUNCTION IF EXISTS audit_head_guard()",
+    "DROP FUNCTION IF EXISTS audit_event_guard()",
+]
 
 
 def link_existing_events(apps, schema_editor):

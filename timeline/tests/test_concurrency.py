@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.db import connection, transaction
 
+from conftest import waiting_on_a_lock
 from timeline.models import Entry
 from timeline.services import entry_record
 from traf3li.crm import services as crm
@@ -69,13 +70,6 @@ def test_concurrent_creators_never_share_an_activity_id(scratch_firm):
     assert sorted(stored) == sorted(made)
 
 
-def _waiting_on_a_lock(pid: int) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", [pid])
-        row = cursor.fetchone()
-    return bool(row and row[0])
-
-
 def test_the_same_provider_event_twice_at_once_is_one_entry(scratch_firm):
     assert on_the_test_database(), "refusing to commit test data outside the test database"
     # given
@@ -92,7 +86,7 @@ def test_the_same_provider_event_twice_at_once_is_one_entry(scratch_firm):
             first_inserted.set()
             # Commit only once the second insert is blocked on this row's unique key: a real race.
             deadline = time.monotonic() + WAIT_SECONDS
-            while not (second_pid and _waiting_on_a_lock(second_pid[0])):
+            while not (second_pid and waiting_on_a_lock(second_pid[0])):
                 assert time.monotonic() < deadline, "the second insert never waited on the first"
                 time.sleep(0.01)
 

@@ -3,13 +3,9 @@ from django.utils import timezone, translation
 
 from traf3li.core.context import action_context
 from traf3li.core.health import healthz
+from traf3li.core.proxies import client_ip
 
 SOURCE_BY_PREFIX = (("/admin/", "admin"), ("/hooks/", "webhook"))
-
-
-def client_ip(request) -> str | None:
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR")
 
 
 class HealthCheckMiddleware:

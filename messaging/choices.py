@@ -1,0 +1,35 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Provider(models.TextChoices):
+    TWILIO = "twilio", _("Twilio (voice and SMS)")
+    WHATSAPP = "whatsapp", _("WhatsApp (Meta Cloud API)")
+    SENDGRID = "sendgrid", _("SendGrid")
+    MAILGUN = "mailgun", _("Mailgun")
+
+
+# What each provider's account needs, as the contract names it. Identifiers route a delivery to
+# its account and are shown; secrets are write-only, stored encrypted and never audited.
+IDENTIFIERS = {
+    Provider.TWILIO: ("account_sid",),
+    Provider.WHATSAPP: ("phone_number_id",),
+    Provider.SENDGRID: (),
+    Provider.MAILGUN: (),
+}
+SECRETS = {
+    Provider.TWILIO: ("auth_token",),
+    Provider.WHATSAPP: ("app_secret", "verify_token"),
+    Provider.SENDGRID: ("public_key",),
+    Provider.MAILGUN: ("signing_key",),
+}
+
+
+class Endpoint(models.TextChoices):
+    """Which webhook URL received a delivery (``/hooks/<provider>/<endpoint>/``)."""
+
+    TWILIO_VOICE = "twilio_voice", _("Twilio voice")
+    TWILIO_SMS = "twilio_sms", _("Twilio SMS")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+    SENDGRID = "sendgrid", _("SendGrid")
+    MAILGUN = "mailgun", _("Mailgun")

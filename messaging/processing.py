@@ -1,0 +1,66 @@
+"""Turning stored deliveries into messages, calls and email events: claimed in batches, exactly once.
+
+A batch is claimed with ``FOR UPDATE SKIP LOCKED`` (two workers split the queue, never share a
+row) and processed in the same transaction that marks it processed, so a worker killed mid-batch
+leaves its rows unprocessed and unlocked for the next run: nothing lost, nothing doubled. Each
+delivery runs in a savepoint; one that fails keeps its error and waits for the next run, without
+holding back the rest of its batch.
+
+The handler of each endpoint (parsing the provider's payload, matching the counterpart and
+recording on the timeline) registers with ``delivery_handler_register``; an endpoint without a
+handler stays queued rather than being marked done.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from messaging.models import WebhookDelivery
+
+log = logging.getLogger(__name__)
+BATCH = 200
+_HANDLERS: dict[str, Callable[[WebhookDelivery], None]] = {}
+
+
+def delivery_handler_register(endpoint: str, handler: Callable[[WebhookDelivery], None]) -> None:
+    _HANDLERS[endpoint] = handler
+
+
+def delivery_handler_unregister(endpoint: str) -> None:
+    _HANDLERS.pop(endpoint, None)
+
+
+def deliveries_process(*, batch: int = BATCH, older_than_seconds: int = 0) -> int:
+    """Process owed deliveries until none is left; returns how many were processed."""
+    done, failing = 0, set()  # a delivery that failed is retried by the next run, not by this one
+    while True:
+        with transaction.atomic():
+            owed = WebhookDelivery.objects.filter(processed_at__isnull=True, endpoint__in=list(_HANDLERS))
+            owed = owed.exclude(pk__in=failing)
+            if older_than_seconds:
+                owed = owed.filter(received_at__lte=timezone.now() - timedelta(seconds=older_than_seconds))
+            claimed = list(owed.select_for_update(skip_locked=True).order_by("received_at", "id")[:batch])
+            if not claimed:
+                return done
+            finished, failed = [], []
+            for delivery in claimed:
+                try:
+                    with transaction.atomic():
+                        _HANDLERS[delivery.endpoint](delivery)
+                    finished.append(delivery.pk)
+                except Exception as exc:  # noqa: BLE001 - kept on the row, retried by the next run
+                    log.exception("delivery %s failed", delivery.pk)
+                    failed.append((delivery.pk, f"{type(exc).__name__}: {exc}"[:2000]))
+            now = timezone.now()
+            WebhookDelivery.objects.filter(pk__in=finished).update(processed_at=now, last_error="")
+            for pk, error in failed:
+                WebhookDelivery.objects.filter(pk=pk).update(last_error=error)
+                failing.add(pk)
+            WebhookDelivery.objects.filter(pk__in=[d.pk for d in claimed]).update(attempts=F("attempts") + 1)
+        done += len(finished)
+        if len(claimed) < batch:
+            return done
