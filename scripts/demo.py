@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/services.py, run as a script or imported
-from services import Stop, on_stop_signals, spawn, stop  # noqa: E402
+from services import STATE, Stop, on_stop_signals, spawn, stop  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -27,7 +27,8 @@ def manage(*args: str) -> None:
 
 
 def commands() -> dict[str, list[str]]:
-    schedule = str(ROOT / ".run" / "celerybeat-schedule")
+    STATE.mkdir(parents=True, exist_ok=True)
+    schedule = str(STATE / "celerybeat-schedule")  # beat's last runs, beside the embedded servers' data
     return {
         "web": [PY, "-m", "gunicorn", "traf3li.wsgi", "-b", f"0.0.0.0:{PORT}", "-w", "2", "--access-logfile", "-"],
         "worker": [PY, "-m", "celery", "-A", "traf3li", "worker", "-l", "info", "-c", "2"],

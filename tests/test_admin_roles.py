@@ -13,6 +13,8 @@ from django_tenants.utils import schema_context
 
 from audit.models import AuditEvent
 from conftest import browser_for
+from messaging import services as channels
+from messaging.models import RejectedDelivery
 from timeline.activities import services as activities
 from timeline.activities.choices import ActivityState, ReminderBucket
 from timeline.activities.deadlines import firm_today
@@ -39,6 +41,10 @@ RIGHTS = {
     ("activities", "reminder"): {"admin": V, "lawyer": NONE, "staff": NONE},
     ("audit", "auditevent"): {"admin": V, "lawyer": NONE, "staff": NONE},
     ("users", "user"): {"admin": VAC, "lawyer": NONE, "staff": NONE},  # deactivate, never delete
+    # channel accounts hold the firm's provider secrets: admins only, deactivated rather than deleted
+    ("messaging", "channelaccount"): {"admin": VAC, "lawyer": NONE, "staff": NONE},
+    ("messaging", "webhookdelivery"): {"admin": V, "lawyer": NONE, "staff": NONE},  # as received
+    ("messaging", "rejecteddelivery"): {"admin": V, "lawyer": NONE, "staff": NONE},
 }
 
 # (app_label, model) -> {role: the actions its changelist offers}.
@@ -75,6 +81,13 @@ def samples(firm_a, people):
             activity=activity, deadline=activity.deadline, bucket=ReminderBucket.TODAY, next_attempt_at=timezone.now()
         )
         event = AuditEvent.objects.order_by("-seq").first()
+        channel = channels.channel_account_create(
+            provider="mailgun", name="Roles mail", credentials={"signing_key": "k"}
+        )
+        delivery, _ = channels.delivery_accept(
+            provider="mailgun", endpoint="mailgun", account=channel, headers={}, body=b"{}"
+        )
+        channels.delivery_refused(provider="mailgun", reason="bad_signature")
         return {
             ("crm", "organization"): organization,
             ("crm", "client"): client,
@@ -88,6 +101,9 @@ def samples(firm_a, people):
             ("activities", "reminder"): reminder,
             ("audit", "auditevent"): event,
             ("users", "user"): people["staff"],
+            ("messaging", "channelaccount"): channel,
+            ("messaging", "webhookdelivery"): delivery,
+            ("messaging", "rejecteddelivery"): RejectedDelivery.objects.get(),
         }
 
 

@@ -125,7 +125,10 @@ def test_sigint_to_bin_demo_stops_gunicorn_the_worker_and_beat(tmp_path):
     tag = uuid.uuid4().hex
     port = free_port()
     # What ./bin/demo runs, minus the set-up (migrations, seeding): the real gunicorn, worker and beat.
-    proc = start([sys.executable, "scripts/demo.py", "--no-setup"], tag, PORT=str(port))
+    # Its own state folder: beat's schedule from an earlier run would make entries due at once.
+    proc = start(
+        [sys.executable, "scripts/demo.py", "--no-setup"], tag, PORT=str(port), TRAF3LI_STATE_DIR=str(tmp_path)
+    )
     try:
         # services, demo, gunicorn's master and 2 workers, Celery's worker and its 2 pool processes, beat
         assert wait_until(lambda: listening(port) and len(tagged(tag)) >= 9, 50), tagged(tag)
