@@ -7,6 +7,15 @@ from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 
 
+def validate_phone_region(value: str) -> None:
+    import phonenumbers
+
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(
+            _("Unknown phone region: %(value)s (an ISO 3166 code such as SA)."), params={"value": value}
+        )
+
+
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(_("Unknown timezone: %(value)s"), params={"value": value})
@@ -21,6 +30,15 @@ class Firm(TenantMixin):
         _("timezone"), max_length=64, default=settings.DEFAULT_FIRM_TIMEZONE, validators=[validate_timezone]
     )
     vat_number = models.CharField(_("VAT number"), max_length=32, blank=True)
+    # How phone numbers written without a country code are read: the CRM's records and the numbers
+    # channels report are both stored in E.164 through it, so that they match.
+    phone_region = models.CharField(
+        _("default phone region"),
+        max_length=2,
+        default=settings.PHONE_DEFAULT_REGION,
+        validators=[validate_phone_region],
+        help_text=_("The country of phone numbers written without a country code (ISO 3166, e.g. SA)."),
+    )
     address = models.TextField(_("address"), blank=True)
     # Blank: each user's browser decides (Accept-Language); a user's own preference beats both.
     language = models.CharField(

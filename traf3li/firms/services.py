@@ -11,7 +11,7 @@ from traf3li.firms.models import Domain, Firm
 from traf3li.firms.signals import firm_timezone_changed
 
 RESERVED_SLUGS = {"public", "www", "admin", "api", "pg_catalog", "information_schema"}
-FIRM_SETTINGS = ("name", "timezone", "vat_number", "address", "language")
+FIRM_SETTINGS = ("name", "timezone", "vat_number", "address", "language", "phone_region")
 ERROR_NOT_A_SETTING = "Only these firm settings can change: {fields}."
 
 

@@ -8,5 +8,5 @@ class FirmSettingsSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Firm
-        fields = ["id", "slug", "name", "timezone", "vat_number", "address", "language", "created_at"]
+        fields = ["id", "slug", "name", "timezone", "vat_number", "address", "language", "phone_region", "created_at"]
         read_only_fields = ["id", "slug", "created_at"]
