@@ -4,15 +4,28 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from messaging import services
-from messaging.choices import IDENTIFIERS, SECRETS
+from messaging.choices import IDENTIFIERS, SECRET_LABELS, SECRETS
 from messaging.models import ChannelAccount, RejectedDelivery, WebhookDelivery
 from traf3li.admin_sites import firm_admin
 
-SECRET_FIELDS = sorted({name for names in SECRETS.values() for name in names})
+
+def _secret_field(label) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=_("Write-only: leave empty to keep the stored value."),
+    )
 
 
 class ChannelAccountForm(forms.ModelForm):
     """The secrets are write-only: empty fields keep what is stored, and nothing stored is shown."""
+
+    auth_token = _secret_field(SECRET_LABELS["auth_token"])
+    app_secret = _secret_field(SECRET_LABELS["app_secret"])
+    verify_token = _secret_field(SECRET_LABELS["verify_token"])
+    public_key = _secret_field(SECRET_LABELS["public_key"])
+    signing_key = _secret_field(SECRET_LABELS["signing_key"])
 
     class Meta:
         model = ChannelAccount
@@ -20,13 +33,6 @@ class ChannelAccountForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name in SECRET_FIELDS:
-            self.fields[name] = forms.CharField(
-                label=name.replace("_", " "),
-                required=False,
-                widget=forms.PasswordInput(render_value=False),
-                help_text=_("Write-only: leave empty to keep the stored value."),
-            )
         if self.instance.pk:
             self.fields["provider"].disabled = True
 
@@ -55,7 +61,7 @@ class ChannelAccountAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("secrets set"))
     def secrets_set(self, obj):
-        return ", ".join(obj.secrets_set) or "—"
+        return ", ".join(str(SECRET_LABELS[name]) for name in obj.secrets_set) or "—"
 
     def save_model(self, request, obj, form, change):
         if change:

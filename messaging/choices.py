@@ -25,6 +25,15 @@ SECRETS = {
 }
 
 
+SECRET_LABELS = {
+    "auth_token": _("Auth token"),
+    "app_secret": _("App secret"),
+    "verify_token": _("Verify token"),
+    "public_key": _("Verification key (public key)"),
+    "signing_key": _("Webhook signing key"),
+}
+
+
 class Endpoint(models.TextChoices):
     """Which webhook URL received a delivery (``/hooks/<provider>/<endpoint>/``)."""
 
@@ -33,3 +42,24 @@ class Endpoint(models.TextChoices):
     WHATSAPP = "whatsapp", _("WhatsApp")
     SENDGRID = "sendgrid", _("SendGrid")
     MAILGUN = "mailgun", _("Mailgun")
+
+
+class Channel(models.TextChoices):
+    SMS = "sms", _("SMS")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+
+
+class Direction(models.TextChoices):
+    INBOUND = "inbound", _("Inbound")
+    OUTBOUND = "outbound", _("Outbound")
+
+
+class CallOutcome(models.TextChoices):
+    """How a finished call went: the timeline's call outcomes (``timeline.schemas``) plus canceled."""
+
+    CONNECTED = "connected", _("Connected")
+    VOICEMAIL = "voicemail", _("Voicemail")
+    BUSY = "busy", _("Busy")
+    NO_ANSWER = "no_answer", _("No answer")
+    FAILED = "failed", _("Failed")
+    CANCELED = "canceled", _("Canceled")

@@ -34,19 +34,18 @@ def _split_credentials(provider: str, credentials: dict, *, partial: bool, curre
     """(identifier columns, secrets) from the contract's ``credentials`` object, validated."""
     identifiers, secret_names = IDENTIFIERS[provider], SECRETS[provider]
     expected = (*identifiers, *secret_names)
+    label = Provider(provider).label
     errors = {}
     for name in credentials:
         if name not in expected:
-            errors[name] = str(
-                ERROR_UNKNOWN_CREDENTIAL.format(name=name, provider=provider, expected=", ".join(expected))
-            )
+            errors[name] = str(ERROR_UNKNOWN_CREDENTIAL.format(name=name, provider=label, expected=", ".join(expected)))
     columns = {name: str(credentials[name]).strip() for name in identifiers if name in credentials}
     secrets = dict(current or {})
     secrets.update({name: str(credentials[name]).strip() for name in secret_names if name in credentials})
     if not partial:
         for name in expected:
             if not (columns.get(name) if name in identifiers else secrets.get(name)):
-                errors[name] = str(ERROR_MISSING_CREDENTIAL.format(provider=provider))
+                errors[name] = str(ERROR_MISSING_CREDENTIAL.format(provider=label))
     if errors:
         raise ValidationError({"credentials": [f"{name}: {message}" for name, message in sorted(errors.items())]})
     return columns, secrets

@@ -29,6 +29,7 @@ CHOICES_MODULES = [
     "audit.choices",
     "traf3li.crm.choices",
     "traf3li.users.models",
+    "messaging.choices",
 ]
 ARABIC = re.compile(r"[\u0600-\u06ff]")
 

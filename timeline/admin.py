@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -11,7 +12,7 @@ from timeline import services
 from timeline.models import Entry
 from timeline.selectors import entry_search
 from traf3li.admin_sites import firm_admin
-from traf3li.core.subjects import SubjectError, subject_model, subject_parse
+from traf3li.core.subjects import SubjectError, subject_model, subject_parse, subject_types
 
 EDITABLE_FIELDS = ["title", "description", "status", "occurred_at", "payload"]
 
@@ -23,6 +24,18 @@ def subject_admin_url(type_name: str, pk: int) -> str | None:
         return reverse(f"{firm_admin.name}:{meta.app_label}_{meta.model_name}_change", args=[pk])
     except (SubjectError, NoReverseMatch):
         return None
+
+
+def subject_type_label(type_name: str) -> str:
+    """``client`` as the admin names the model ("Client"), in the page's language; an unknown type as stored."""
+    try:
+        return capfirst(subject_model(type_name)._meta.verbose_name)
+    except SubjectError:
+        return type_name
+
+
+def subject_text(type_name: str, name: str) -> str:
+    return f"{subject_type_label(type_name)}: {name}"
 
 
 class DeletedFilter(admin.SimpleListFilter):
@@ -55,7 +68,13 @@ class SubjectViewFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         value = request.GET.get(self.parameter_name)
-        return [(value, value)] if value else []
+        if not value:
+            return []
+        try:  # the record by its type's name and its own ("Client: Ahmed Al-Harbi"), not "client:42"
+            ref = subject_parse(value)
+            return [(value, subject_text(ref.type, str(ref.resolve())))]
+        except SubjectError:
+            return [(value, value)]
 
     def queryset(self, request, queryset):
         if not self.value():
@@ -65,6 +84,19 @@ class SubjectViewFilter(admin.SimpleListFilter):
         except SubjectError as exc:
             raise admin.options.IncorrectLookupParameters(exc)
         return queryset.filter(links__subject_type=ref.type, links__subject_id=ref.id)
+
+
+class SubjectTypeFilter(admin.SimpleListFilter):
+    """The subject types by the models' names; the registry's list, not ``SELECT DISTINCT`` over every entry."""
+
+    title = Entry._meta.get_field("subject_type").verbose_name
+    parameter_name = "subject_type__exact"  # the parameter Django's own field filter used: old links still work
+
+    def lookups(self, request, model_admin):
+        return [(name, subject_type_label(name)) for name in subject_types(public_only=True)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(subject_type=self.value()) if self.value() else queryset
 
 
 class EntryAdminForm(forms.ModelForm):
@@ -95,9 +127,9 @@ class EntryAdmin(admin.ModelAdmin):
         "source",
         "live",
     ]
-    list_filter = [DeletedFilter, SubjectViewFilter, "kind", "source", "subject_type", "occurred_at"]
+    list_filter = [DeletedFilter, SubjectViewFilter, "kind", "source", SubjectTypeFilter, "occurred_at"]
     search_fields = ["activity_id"]
-    search_help_text = "An activity id, or words from the title, description or payload (English or Arabic)."
+    search_help_text = _("An entry's public ID, or words from its title, description or payload (Arabic or English).")
     ordering = ["-occurred_at", "-id"]
     actions = ["soft_delete", "restore"]
     show_full_result_count = False  # an exact count of the whole timeline costs more than the page
@@ -128,7 +160,7 @@ class EntryAdmin(admin.ModelAdmin):
     @admin.display(description=_("subject"), ordering="subject_type")
     def subject_link(self, entry):
         url = subject_admin_url(entry.subject_type, entry.subject_id)
-        label = f"{entry.subject_type}: {entry.subject_name}"
+        label = subject_text(entry.subject_type, entry.subject_name)
         return format_html('<a href="{}">{}</a>', url, label) if url else label
 
     @admin.display(description=_("related"))
@@ -136,7 +168,7 @@ class EntryAdmin(admin.ModelAdmin):
         parts = []
         for ref in entry.related:
             url = subject_admin_url(ref["type"], ref["id"])
-            label = f"{ref['type']}: {ref['name']}"
+            label = subject_text(ref["type"], ref["name"])
             parts.append(format_html('<a href="{}">{}</a>', url, label) if url else label)
         return format_html(", ".join(["{}"] * len(parts)), *parts) if parts else "—"
 

@@ -11,8 +11,11 @@ from django.utils import timezone
 
 from timeline.choices import EntryKind
 from timeline.models import Entry
+from timeline.recorders import TITLE_STATUS
 from timeline.rollups import firm_tz
 from timeline.services import entry_import, entry_update
+from traf3li.core.i18n import in_firm_language
+from traf3li.crm.choices import CaseStatus
 from traf3li.crm.models import Case, Client, Lead, Organization
 from traf3li.users.models import User
 
@@ -214,11 +217,16 @@ def _event(rng, i):
     }
 
 
+def _status_title(before: str, after: str) -> str:
+    with in_firm_language():  # as the status recorder writes it: the firm's language, the statuses' names
+        return str(TITLE_STATUS).format(before=CaseStatus(before).label, after=CaseStatus(after).label)
+
+
 def _status(rng, i):
     before, after = rng.choice([("open", "in_progress"), ("in_progress", "on_hold"), ("on_hold", "in_progress")])
     return {
         "kind": "status_change",
-        "title": f"Status changed from {before} to {after}",
+        "title": _status_title(before, after),
         "source": "system",
         "status": after,
         "payload": {"field": "status", "from": before, "to": after},

@@ -1,9 +1,27 @@
 """Two admin sites, so a firm's staff never see Firms and the platform never sees firm data."""
 
 from django.contrib import admin
+from django.contrib.admin.templatetags import admin_list
+from django.templatetags.static import static
+from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from traf3li.core.registries import admin_index_context
+
+BOOLEAN_ICONS = {True: "yes", False: "no", None: "unknown"}
+
+
+def boolean_icon(value) -> str:
+    """Django's yes/no/unknown icon, its text alternative in the reader's language ("نعم"), not "True"."""
+    label = {True: gettext("Yes"), False: gettext("No"), None: gettext("Unknown")}[value]
+    return format_html('<img src="{}" alt="{}">', static(f"admin/img/icon-{BOOLEAN_ICONS[value]}.svg"), label)
+
+
+# Django writes the Python literal (alt="True") into every boolean column and read-only field, in any
+# language; its list, its change pages and its helpers all import the icon from this one module attribute.
+# tests/test_arabic_sweep.py reads every alt text, so a Django that renamed the function would fail it.
+admin_list._boolean_icon = boolean_icon
 
 
 class PlatformAdminSite(admin.AdminSite):

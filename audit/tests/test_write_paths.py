@@ -311,6 +311,7 @@ def test_platform_admin_firm_changes_land_in_the_firms_log_signed_by_the_operato
             "name": "Alpha Law (renamed)",
             "timezone": firm_a.timezone,
             "vat_number": "",
+            "phone_region": "SA",
             "address": "",
             "domains-TOTAL_FORMS": "0",
             "domains-INITIAL_FORMS": "0",

@@ -4,6 +4,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models.deletion import ProtectedError
 from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -111,7 +112,12 @@ class ActivityAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("subject"))
     def subject_name(self, obj):
-        return str(obj.subject) if obj.subject is not None else f"{obj.subject_content_type.model} #{obj.subject_id}"
+        if obj.subject is not None:
+            return str(obj.subject)
+        # The record is gone: name its type as the admin does ("Client #42"), not by the content type's code.
+        model = obj.subject_content_type.model_class()
+        kind = capfirst(model._meta.verbose_name) if model is not None else obj.subject_content_type.model
+        return f"{kind} #{obj.subject_id}"
 
     @admin.display(description=Activity._meta.get_field("assignee").verbose_name, ordering="assignee__first_name")
     def assignee_name(self, obj):
@@ -218,7 +224,12 @@ class ActivityTypeAdmin(admin.ModelAdmin):
 
 class WorkingCalendarForm(forms.ModelForm):
     weekend_days = forms.TypedMultipleChoiceField(
-        choices=Weekday.choices, coerce=int, widget=forms.CheckboxSelectMultiple, required=False
+        label=WorkingCalendar._meta.get_field("weekend_days").verbose_name,
+        help_text=_("The days nobody works: delays in business days skip them, and the holidays below."),
+        choices=Weekday.choices,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
     )
 
     class Meta:
@@ -281,6 +292,19 @@ class ReminderAdmin(admin.ModelAdmin):
     ]
     list_filter = ["state", "bucket"]
     list_select_related = ["activity__type"]
+    change_form_template = "admin/labelled_change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        reminder = self.get_object(request, object_id)
+        if reminder is not None:
+            # Named by its window's label and the activity, not by the model's "within_3_days reminder for …".
+            subtitle = _("Reminder (%(bucket)s) for “%(activity)s”, due on %(deadline)s") % {
+                "bucket": reminder.get_bucket_display(),
+                "activity": reminder.activity,
+                "deadline": date_format(reminder.deadline),
+            }
+            extra_context = {**(extra_context or {}), "subtitle": subtitle}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_add_permission(self, request):
         return False

@@ -34,6 +34,7 @@ from timeline.activities.models import (
 )
 from timeline.services import entry_record
 from traf3li.api.exceptions import TransitionError
+from traf3li.core.i18n import in_firm_language
 from traf3li.core.subjects import subject_display_name, subject_of
 from traf3li.core.writes import apply_changes, copy_saved
 
@@ -161,6 +162,15 @@ def _default_deadline(activity_type: ActivityType, *, start: date) -> date:
     )
 
 
+TIMELINE_TITLES = {
+    "scheduled": gettext_lazy("{type} scheduled: {summary}"),
+    "completed": gettext_lazy("{type} done: {summary}"),
+    "rescheduled": gettext_lazy("{type} rescheduled: {summary}"),
+    "cancelled": gettext_lazy("{type} cancelled: {summary}"),
+    "reassigned": gettext_lazy("{type} reassigned: {summary}"),
+}
+
+
 def _timeline(activity: Activity, *, action: str, actor, occurred_at: datetime | None = None, **payload) -> None:
     """Put the activity's change on its subject's timeline (a ``task`` entry)."""
     subject = activity.subject
@@ -175,11 +185,14 @@ def _timeline(activity: Activity, *, action: str, actor, occurred_at: datetime |
         "assignee": activity.assignee.display_name,
         **payload,
     }
-    verb = "done" if action == "completed" else action
+    with in_firm_language():  # stored as written: in the firm's language (traf3li.core.i18n)
+        title = str(TIMELINE_TITLES[action]).format(
+            type=activity.type.name, summary=activity.summary or activity.type.name
+        )
     entry_record(
         kind="task",
         subject=subject,
-        title=f"{activity.type.name} {verb}: {activity.summary or activity.type.name}"[:300],
+        title=title[:300],
         description=activity.note if action == "scheduled" else body.get("feedback", ""),
         occurred_at=occurred_at,
         related=(activity,),

@@ -96,7 +96,9 @@ def timeline_panel(context, record):
     filterset = EntryFilterSet(data={k: v for k, v in data.items() if v}, queryset=entry_subject_view(ref))
     # An invalid field (a malformed date) is shown as an error and left out; the valid ones still apply.
     filterset.form.is_valid()
-    errors = [f"{name}: {' '.join(messages)}" for name, messages in filterset.form.errors.items()]
+    # Named as the panel's own labels name them, never by the query parameter.
+    labels = {"q": _("Search"), "kind": _("Kind"), "since": _("From"), "until": _("To")}
+    errors = [f"{labels.get(name, name)}: {' '.join(messages)}" for name, messages in filterset.form.errors.items()]
     queryset = filterset.filter_queryset(entry_subject_view(ref))
     cursor = request.GET.get(CURSOR_PARAM, "")
     if cursor:

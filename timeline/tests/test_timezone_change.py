@@ -131,6 +131,7 @@ def test_a_platform_admin_timezone_change_recuts_the_stats(riyadh_entries, api_a
             "name": firm_a.name,
             "timezone": "Europe/London",
             "vat_number": "",
+            "phone_region": "SA",
             "address": "",
             "domains-TOTAL_FORMS": "0",
             "domains-INITIAL_FORMS": "0",

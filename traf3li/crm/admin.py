@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.utils.translation import gettext
 
 from traf3li.admin_sites import firm_admin
 from traf3li.api.exceptions import TransitionError
@@ -89,7 +90,7 @@ class CaseAdmin(ServiceModelAdmin):
         deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
         held = [case for case in objs if case.legal_hold]
         if held:
-            protected = [*protected, *(f"{case} (under legal hold)" for case in held)]
+            protected = [*protected, *(gettext("%(case)s (under legal hold)") % {"case": case} for case in held)]
             for case in held:
                 self.message_user(request, services.ERROR_HELD % {"case": case}, messages.ERROR)
         return deleted, model_count, perms_needed, protected
