@@ -8,10 +8,12 @@ that stores nothing. Malformed bodies are 400, also storing nothing.
 """
 
 import json
+import time
 from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -58,8 +60,34 @@ def _headers(request) -> dict:
     return {name: request.headers[name] for name in KEPT_HEADERS if name in request.headers}
 
 
-def _active(provider: str) -> list[ChannelAccount]:
-    return list(ChannelAccount.objects.filter(provider=provider, is_active=True).order_by("pk"))
+# A firm's active accounts, per process, for a few seconds: a burst of deliveries reads them once,
+# not once per request. A change (a new secret, a deactivation) applies within ACCOUNTS_TTL.
+ACCOUNTS_TTL = 5.0
+
+
+class _Account:
+    """An active account with its secrets decrypted once; the model for what is stored."""
+
+    def __init__(self, model: ChannelAccount):
+        self.model, self.secrets = model, model.secrets
+        self.account_sid, self.phone_number_id = model.account_sid, model.phone_number_id
+
+
+_accounts: dict[tuple[str, str], tuple[float, list[_Account]]] = {}
+
+
+def _active(provider: str) -> list[_Account]:
+    key, now = (connection.schema_name, provider), time.monotonic()
+    cached = _accounts.get(key)
+    if cached is None or now - cached[0] > ACCOUNTS_TTL:
+        models = ChannelAccount.objects.filter(provider=provider, is_active=True).order_by("pk")
+        cached = _accounts[key] = (now, [_Account(model) for model in models])
+    return cached[1]
+
+
+def accounts_forget() -> None:
+    """Drop the cached accounts (tests, and a change that must apply at once in this process)."""
+    _accounts.clear()
 
 
 def _accepted(created: bool) -> JsonResponse:
@@ -96,7 +124,7 @@ def _twilio(request, endpoint: str):
     services.delivery_accept(
         provider=Provider.TWILIO,
         endpoint=endpoint,
-        account=account,
+        account=account.model,
         headers=_headers(request),
         body=body,
         dedup_key=f"token:{delivery_key}" if delivery_key else None,
@@ -157,7 +185,11 @@ def whatsapp(request):
     if account is None:
         return _refuse(Provider.WHATSAPP, "other_number")
     _, created = services.delivery_accept(
-        provider=Provider.WHATSAPP, endpoint=Endpoint.WHATSAPP, account=account, headers=_headers(request), body=body
+        provider=Provider.WHATSAPP,
+        endpoint=Endpoint.WHATSAPP,
+        account=account.model,
+        headers=_headers(request),
+        body=body,
     )
     return _accepted(created)
 
@@ -190,7 +222,11 @@ def sendgrid(request):
     if not isinstance(events, list) or not all(isinstance(event, dict) for event in events):
         return _bad("The Event Webhook's body must be a JSON array of event objects.")
     _, created = services.delivery_accept(
-        provider=Provider.SENDGRID, endpoint=Endpoint.SENDGRID, account=account, headers=_headers(request), body=body
+        provider=Provider.SENDGRID,
+        endpoint=Endpoint.SENDGRID,
+        account=account.model,
+        headers=_headers(request),
+        body=body,
     )
     return _accepted(created)
 
@@ -222,7 +258,7 @@ def mailgun(request):
     delivery, created = services.delivery_accept(
         provider=Provider.MAILGUN,
         endpoint=Endpoint.MAILGUN,
-        account=account,
+        account=account.model,
         headers=_headers(request),
         body=body,
         dedup_key=f"token:{signatures.mailgun_token_key(timestamp, token)}",
