@@ -39,3 +39,40 @@ def test_every_simulated_delivery_is_accepted_once(firm_a):
         assert answer.status_code == 200
     with schema_context(firm_a.schema_name):
         assert WebhookDelivery.objects.count() == stored
+
+
+def test_firm_as_signed_deliveries_are_refused_on_firm_bs_host(firm_a, firm_b):
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from messaging import services
+
+    with schema_context(firm_a.schema_name):
+        crm.record_create(instance=Client(name="Both firms", phone="+966501234560", email="both@example.sa"))
+        demo.seed(firm_a, random.Random(1))
+        planned = deliveries(base_url="http://alpha.localhost", count=40, seed=3)
+    other_key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    der = other_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    with schema_context(firm_b.schema_name):
+        crm.record_create(instance=Client(name="Both firms", phone="+966501234560", email="both@example.sa"))
+        # firm B's own accounts, with the same identifiers where a provider routes by them
+        a = {p: c for p, c in demo.demo_credentials(firm_a.slug).items()}
+        for provider, credentials in (
+            ("twilio", {"account_sid": a["twilio"]["account_sid"], "auth_token": "beta-token"}),
+            ("whatsapp", {**a["whatsapp"], "app_secret": "beta-app-secret"}),
+            ("sendgrid", {"public_key": base64.b64encode(der).decode()}),
+            ("mailgun", {"signing_key": "beta-mailgun-key"}),
+        ):
+            services.channel_account_create(provider=provider, name=provider, credentials=credentials)
+    http = HttpClient(HTTP_HOST="beta.localhost")
+    answers = {
+        (d.provider, http.post(d.path, d.body, content_type=d.content_type, **meta(d.headers)).status_code)
+        for d in planned
+    }
+    assert answers == {("twilio", 403), ("whatsapp", 403), ("sendgrid", 403), ("mailgun", 403)}
+    with schema_context(firm_b.schema_name):
+        assert WebhookDelivery.objects.count() == 0
+    with schema_context(firm_a.schema_name):
+        assert WebhookDelivery.objects.count() == 0
