@@ -16,3 +16,10 @@ class MessagingConfig(AppConfig):
 
         # Secrets never reach the audit log; their keyed fingerprint shows that they changed.
         snapshot_omit_register("messaging.ChannelAccount", ["secrets_encrypted"])
+
+        # Processing v1: messages and calls onto the timeline (email endpoints still queue).
+        from messaging.handlers import HANDLERS
+        from messaging.processing import delivery_handler_register
+
+        for endpoint, handler in HANDLERS.items():
+            delivery_handler_register(endpoint, handler)

@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from messaging import crypto
-from messaging.choices import SECRETS, Endpoint, Provider
+from messaging.choices import SECRETS, CallOutcome, Channel, Direction, Endpoint, Provider
 
 
 class ChannelAccount(models.Model):
@@ -115,3 +115,99 @@ class RejectedDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.reason}: {self.count}"
+
+
+class ProcessedEvent(models.Model):
+    """One provider event, counted once however many deliveries carry it (the parser's idempotency key)."""
+
+    provider = models.CharField(_("provider"), max_length=16, choices=Provider.choices)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=255)
+    delivery = models.ForeignKey(
+        WebhookDelivery,
+        on_delete=models.CASCADE,
+        related_name="processed_events",
+        verbose_name=_("delivery"),
+    )
+    processed_at = models.DateTimeField(_("processed at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-processed_at", "-id"]
+        verbose_name = _("processed event")
+        verbose_name_plural = _("processed events")
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "idempotency_key"], name="messaging_event_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.idempotency_key}"
+
+
+class CounterpartMixin(models.Model):
+    """The CRM record a message or call was matched to (none: unmatched) and its timeline entry."""
+
+    subject_type = models.CharField(_("subject type"), max_length=32, blank=True)
+    subject_id = models.BigIntegerField(_("subject id"), null=True, blank=True)
+    entry_id = models.BigIntegerField(_("timeline entry id"), null=True, blank=True)
+    status_history = models.JSONField(_("status history"), default=list, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Message(CounterpartMixin):
+    """An SMS or WhatsApp message, inbound or outbound, as its provider reported it."""
+
+    provider = models.CharField(_("provider"), max_length=16, choices=Provider.choices)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    direction = models.CharField(_("direction"), max_length=16, choices=Direction.choices, blank=True)
+    external_id = models.CharField(_("external id"), max_length=255)
+    from_address = models.CharField(_("from"), max_length=255, blank=True)
+    to_address = models.CharField(_("to"), max_length=255, blank=True)
+    body = models.TextField(_("body"), blank=True)
+    message_type = models.CharField(_("message type"), max_length=32, blank=True)
+    media = models.JSONField(_("media"), default=list, blank=True)
+    status = models.CharField(_("status"), max_length=16, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "external_id"], name="messaging_message_once"),
+        ]
+        indexes = [models.Index(fields=["subject_type", "subject_id"], name="messaging_message_subject")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.external_id}"
+
+
+class Call(CounterpartMixin):
+    """A phone call, as the provider's status callbacks reported it."""
+
+    provider = models.CharField(_("provider"), max_length=16, choices=Provider.choices)
+    external_id = models.CharField(_("external id"), max_length=255)
+    direction = models.CharField(_("direction"), max_length=16, choices=Direction.choices, blank=True)
+    from_address = models.CharField(_("from"), max_length=255, blank=True)
+    to_address = models.CharField(_("to"), max_length=255, blank=True)
+    status = models.CharField(_("status"), max_length=16, blank=True)
+    duration_seconds = models.PositiveIntegerField(_("duration (seconds)"), null=True, blank=True)
+    answered_by = models.CharField(_("answered by"), max_length=32, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=CallOutcome.choices, blank=True)
+    recording_url = models.URLField(_("recording URL"), max_length=1000, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("call")
+        verbose_name_plural = _("calls")
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "external_id"], name="messaging_call_once"),
+        ]
+        indexes = [models.Index(fields=["subject_type", "subject_id"], name="messaging_call_subject")]
+
+    def __str__(self) -> str:
+        return f"call {self.external_id}"

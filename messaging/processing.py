@@ -9,6 +9,10 @@ holding back the rest of its batch.
 The handler of each endpoint (parsing the provider's payload, matching the counterpart and
 recording on the timeline) registers with ``delivery_handler_register``; an endpoint without a
 handler stays queued rather than being marked done.
+
+A handler raises :class:`Permanent` for a delivery that can never succeed (a stored body its
+parser refuses): the delivery is marked processed with the error kept in ``last_error``, instead
+of being retried by every run. Any other exception is transient and retried.
 """
 
 import logging
@@ -24,6 +28,10 @@ from messaging.models import WebhookDelivery
 log = logging.getLogger(__name__)
 BATCH = 200
 _HANDLERS: dict[str, Callable[[WebhookDelivery], None]] = {}
+
+
+class Permanent(Exception):  # noqa: N818 - a kind of outcome, not only an error
+    """Raised by a handler for a delivery that will never process: kept as its error, not retried."""
 
 
 def delivery_handler_register(endpoint: str, handler: Callable[[WebhookDelivery], None]) -> None:
@@ -46,12 +54,15 @@ def deliveries_process(*, batch: int = BATCH, older_than_seconds: int = 0) -> in
             claimed = list(owed.select_for_update(skip_locked=True).order_by("received_at", "id")[:batch])
             if not claimed:
                 return done
-            finished, failed = [], []
+            finished, failed, given_up = [], [], []
             for delivery in claimed:
                 try:
                     with transaction.atomic():
                         _HANDLERS[delivery.endpoint](delivery)
                     finished.append(delivery.pk)
+                except Permanent as exc:
+                    log.warning("delivery %s will never process: %s", delivery.pk, exc)
+                    given_up.append((delivery.pk, f"{type(exc).__name__}: {exc}"[:2000]))
                 except Exception as exc:  # noqa: BLE001 - kept on the row, retried by the next run
                     log.exception("delivery %s failed", delivery.pk)
                     failed.append((delivery.pk, f"{type(exc).__name__}: {exc}"[:2000]))
@@ -60,7 +71,9 @@ def deliveries_process(*, batch: int = BATCH, older_than_seconds: int = 0) -> in
             for pk, error in failed:
                 WebhookDelivery.objects.filter(pk=pk).update(last_error=error)
                 failing.add(pk)
+            for pk, error in given_up:
+                WebhookDelivery.objects.filter(pk=pk).update(processed_at=now, last_error=error)
             WebhookDelivery.objects.filter(pk__in=[d.pk for d in claimed]).update(attempts=F("attempts") + 1)
-        done += len(finished)
+        done += len(finished) + len(given_up)
         if len(claimed) < batch:
             return done

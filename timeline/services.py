@@ -549,6 +549,11 @@ def _locked(entry: Entry) -> Entry:
     return Entry.objects.select_for_update(no_key=True).get(pk=entry.pk)
 
 
+def entry_update_by_id(*, entry_id: int, data: dict, actor=None) -> Entry:
+    """``entry_update`` for an app that keeps an entry's id, not the entry (channels)."""
+    return entry_update(entry=Entry(pk=entry_id), data=data, actor=actor)
+
+
 @transaction.atomic
 def entry_update(*, entry: Entry, data: dict, actor=None) -> Entry:
     """Change an entry's editable fields; links and rollups follow, the audit keeps the diff."""

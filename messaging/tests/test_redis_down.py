@@ -22,12 +22,15 @@ def dead_port() -> int:
 
 @pytest.fixture
 def redis_down():
-    saved = app.conf.broker_url
+    """The app's broker URL on a dead port, with fresh pools; the live ones come back afterwards."""
+    saved = app.conf.broker_url, app._pool, app.amqp._producer_pool
     app.conf.broker_url = f"redis://127.0.0.1:{dead_port()}/0"
-    app._pool = None  # the producer pool was made for the live broker
+    app._pool = app.amqp._producer_pool = None  # both were made for the live broker
     yield
-    app.conf.broker_url = saved
-    app._pool = None
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app.conf.broker_url = saved[0]
+    app._pool, app.amqp._producer_pool = saved[1], saved[2]
 
 
 def test_a_delivery_during_a_redis_outage_is_stored_and_processed_by_the_sweeper(

@@ -14,6 +14,7 @@ from timeline.activities.deadlines import firm_today
 from timeline.activities.models import Activity, ActivityType, Holiday, Reminder, WorkingCalendar
 from traf3li.admin_sites import firm_admin
 from traf3li.api.exceptions import TransitionError
+from traf3li.core.i18n import in_firm_language
 from traf3li.core.subjects import subject_model, subject_types
 
 ERROR_SUBJECT_MISSING = _("No such record.")
@@ -30,6 +31,12 @@ def changed_values(form) -> dict:
     back whatever it read, over what another transaction committed since.
     """
     return {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+
+
+def _firm_feedback() -> str:
+    """The feedback the admin's bulk action stores: in the firm's language, like every stored text."""
+    with in_firm_language():
+        return str(ADMIN_FEEDBACK)
 
 
 class DueFilter(admin.SimpleListFilter):
@@ -185,7 +192,7 @@ class ActivityAdmin(admin.ModelAdmin):
         self._each_scheduled(
             request,
             queryset,
-            lambda a: services.activity_complete(activity=a, feedback=str(ADMIN_FEEDBACK), actor=request.user),
+            lambda a: services.activity_complete(activity=a, feedback=_firm_feedback(), actor=request.user),
             lambda n: ngettext("%(count)d activity completed.", "%(count)d activities completed.", n),
         )
 

@@ -1,0 +1,61 @@
+"""Who a message or call is with: the CRM record whose phone or email is the counterpart's address.
+
+``counterpart(address, channel)`` answers ``(subject, related)``. Addresses are normalized the way
+the CRM stores them: phones to E.164 (``traf3li.core.normalize.normalize_phone``, in the firm's
+default region), emails lower-cased. A Twilio WhatsApp address ``whatsapp:+…`` is a phone, and so
+is a WhatsApp Cloud API number (digits without the ``+``: it is already international).
+
+The rule when several records share the address: **contacts first, then clients, then leads; the
+newest first within a kind** (``created_at``, then id). A contact is the person who actually
+writes or calls, usually on a client's behalf, and its entries show on its client's 360° view
+too; a lead is the weakest claim. The first record is the subject; every other match is
+``related``, so the entry shows on their timelines as well. Nothing matches: ``(None, [])``.
+
+Only the current schema is searched: a number known in two firms matches, in each, only that
+firm's record.
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Lower
+
+from traf3li.core.normalize import normalize_email, normalize_phone
+from traf3li.crm.models import Client, Contact, Lead
+
+# In the order of the rule above.
+MATCHED_MODELS: tuple[type[models.Model], ...] = (Contact, Client, Lead)
+EMAIL_CHANNELS = frozenset({"email"})
+
+
+def normalize_address(address: str, channel: str) -> tuple[str, str]:
+    """``("phone" | "email", normalized value)``; the value is ``""`` when it isn't one."""
+    value = (address or "").strip()
+    if channel in EMAIL_CHANNELS or ("@" in value and not value.lower().startswith("whatsapp:")):
+        email = normalize_email(value)
+        return "email", email if "@" in email else ""
+    if value.lower().startswith("whatsapp:"):
+        value = value[len("whatsapp:") :].strip()
+    if channel == "whatsapp" and value.isdigit():
+        value = f"+{value}"  # the Cloud API sends international numbers without the plus
+    try:
+        return "phone", normalize_phone(value)  # in the firm's phone region
+    except ValidationError:
+        return "phone", ""  # a short code, an alphanumeric sender, a withheld number
+
+
+def counterpart(address: str, channel: str) -> tuple[models.Model | None, list[models.Model]]:
+    """The record this address belongs to and the other records sharing it (see the module rule)."""
+    kind, value = normalize_address(address, channel)
+    if not value:
+        return None, []
+    found: list[models.Model] = []
+    for model in MATCHED_MODELS:
+        # Stored normalized (ContactPointsMixin.clean); equality on the phone / lower(email) indexes.
+        if kind == "phone":
+            query = model.objects.filter(phone=value)
+        else:
+            query = model.objects.alias(email_lower=Lower("email")).filter(email_lower=value)
+        found.extend(query.order_by("-created_at", "-id"))
+    if not found:
+        return None, []
+    return found[0], found[1:]
