@@ -15,8 +15,10 @@ Only the current schema is searched: a number known in two firms matches, in eac
 firm's record.
 """
 
+import time
+
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connection, models
 from django.db.models.functions import Lower
 
 from traf3li.core.normalize import normalize_email, normalize_phone
@@ -43,11 +45,35 @@ def normalize_address(address: str, channel: str) -> tuple[str, str]:
         return "phone", ""  # a short code, an alphanumeric sender, a withheld number
 
 
+# A burst of traffic comes from few counterparts: who an address is, per process and firm, for a
+# couple of seconds (a CRM change of a phone or email applies to matching within MATCH_TTL).
+MATCH_TTL = 2.0
+MATCH_MEMO_SIZE = 10_000
+_memo: dict[tuple, tuple[float, tuple]] = {}
+
+
 def counterpart(address: str, channel: str) -> tuple[models.Model | None, list[models.Model]]:
     """The record this address belongs to and the other records sharing it (see the module rule)."""
     kind, value = normalize_address(address, channel)
     if not value:
         return None, []
+    key, now = (connection.schema_name, kind, value), time.monotonic()
+    cached = _memo.get(key)
+    if cached is not None and now - cached[0] < MATCH_TTL:
+        return cached[1][0], list(cached[1][1])
+    if len(_memo) >= MATCH_MEMO_SIZE:
+        _memo.clear()
+    subject, related = _lookup(kind, value)
+    _memo[key] = (now, (subject, tuple(related)))
+    return subject, related
+
+
+def counterpart_forget() -> None:
+    """Forget the memo (a triage that must see a record at once, tests)."""
+    _memo.clear()
+
+
+def _lookup(kind: str, value: str) -> tuple[models.Model | None, list[models.Model]]:
     found: list[models.Model] = []
     for model in MATCHED_MODELS:
         # Stored normalized (ContactPointsMixin.clean); equality on the phone / lower(email) indexes.

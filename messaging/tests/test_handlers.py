@@ -197,6 +197,9 @@ def test_several_matches_take_the_newest_contact_then_client_then_lead(firm_a):
         subject, related = matching.counterpart(f"whatsapp:{CLIENT_PHONE}", "whatsapp")
         assert subject == newer_client and related == [older_client, lead]
         contact = record_create(instance=Contact(name="Contact", phone=CLIENT_PHONE, client=older_client))
+        # within MATCH_TTL the memo still answers what it found a moment ago; then it looks again
+        assert matching.counterpart(CLIENT_PHONE, "sms")[0] == newer_client
+        matching.counterpart_forget()
         subject, related = matching.counterpart(CLIENT_PHONE, "sms")
         assert subject == contact and related == [newer_client, older_client, lead]
         # by email too, whatever the case of the address
