@@ -17,9 +17,15 @@ class MessagingConfig(AppConfig):
         # Secrets never reach the audit log; their keyed fingerprint shows that they changed.
         snapshot_omit_register("messaging.ChannelAccount", ["secrets_encrypted"])
 
-        # Processing v1: messages and calls onto the timeline (email endpoints still queue).
+        # Processing v1: messages and calls onto the timeline.
         from messaging.handlers import HANDLERS
         from messaging.processing import delivery_handler_register
 
         for endpoint, handler in HANDLERS.items():
+            delivery_handler_register(endpoint, handler)
+
+        # Email events (SendGrid, Mailgun): emails, campaigns and their timeline entries.
+        from messaging.email import HANDLERS as EMAIL_HANDLERS
+
+        for endpoint, handler in EMAIL_HANDLERS.items():
             delivery_handler_register(endpoint, handler)

@@ -63,3 +63,29 @@ class CallOutcome(models.TextChoices):
     NO_ANSWER = "no_answer", _("No answer")
     FAILED = "failed", _("Failed")
     CANCELED = "canceled", _("Canceled")
+
+
+class EmailStatus(models.TextChoices):
+    """Where an email got to: processed < delivered; bounce and dropped are terminal (``messaging.email``)."""
+
+    PROCESSED = "processed", _("Processed")
+    DELIVERED = "delivered", _("Delivered")
+    BOUNCE = "bounce", _("Bounced")
+    DROPPED = "dropped", _("Dropped")
+
+
+class EmailEventType(models.TextChoices):
+    """An email event, in SendGrid's vocabulary (``messaging.parsers`` maps Mailgun's onto it)."""
+
+    PROCESSED = "processed", _("Processed")
+    DROPPED = "dropped", _("Dropped")
+    DELIVERED = "delivered", _("Delivered")
+    DEFERRED = "deferred", _("Deferred")
+    BOUNCE = "bounce", _("Bounced")
+    OPEN = "open", _("Opened")
+    CLICK = "click", _("Clicked")
+    SPAMREPORT = "spamreport", _("Reported as spam")
+    UNSUBSCRIBE = "unsubscribe", _("Unsubscribed")
+    GROUP_UNSUBSCRIBE = "group_unsubscribe", _("Unsubscribed from a group")
+    GROUP_RESUBSCRIBE = "group_resubscribe", _("Resubscribed to a group")
+    STORED = "stored", _("Stored")

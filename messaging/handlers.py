@@ -213,7 +213,11 @@ def _update_entry(row: Message | Call, payload: dict) -> None:
 
 def _locked_or_created(model, event: ChannelEvent, defaults: dict):
     """(row locked FOR NO KEY UPDATE, created). A concurrent creator wins; we then lock its row."""
-    lookup = {"provider": event.provider, "external_id": event.external_id}
+    return locked_or_created(model, {"provider": event.provider, "external_id": event.external_id}, defaults)
+
+
+def locked_or_created(model, lookup: dict, defaults: dict):
+    """The row ``lookup`` names, locked FOR NO KEY UPDATE, or a new one: (row, created)."""
     row = model.objects.select_for_update(no_key=True).filter(**lookup).first()
     if row is not None:
         return row, False
@@ -316,15 +320,20 @@ def _message_apply(event: ChannelEvent, delivery: WebhookDelivery) -> None:
 # --- calls ---------------------------------------------------------------------------------------
 
 
+def ranked_advances(current: str, new: str, *, rank: dict[str, int], final) -> bool:
+    """Forward only: a final status stays, any final one wins over the rest, the others by rank."""
+    if new == current or current in final:
+        return False
+    if new in final:
+        return True
+    if new in rank:
+        return current not in rank or rank[new] > rank[current]
+    return False
+
+
 def call_advances(current: str, new: str) -> bool:
     """Whether a call whose status is ``current`` takes ``new``: forward only, a finished call stays."""
-    if new == current or current in CALL_FINISHED:
-        return False
-    if new in CALL_FINISHED:
-        return True
-    if new in CALL_RANK:
-        return current not in CALL_RANK or CALL_RANK[new] > CALL_RANK[current]
-    return False
+    return ranked_advances(current, new, rank=CALL_RANK, final=CALL_FINISHED)
 
 
 def call_outcome(status: str, answered_by: str) -> str:

@@ -6,7 +6,16 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from messaging import crypto
-from messaging.choices import SECRETS, CallOutcome, Channel, Direction, Endpoint, Provider
+from messaging.choices import (
+    SECRETS,
+    CallOutcome,
+    Channel,
+    Direction,
+    EmailEventType,
+    EmailStatus,
+    Endpoint,
+    Provider,
+)
 
 
 class ChannelAccount(models.Model):
@@ -180,7 +189,14 @@ class Message(CounterpartMixin):
         constraints = [
             models.UniqueConstraint(fields=["provider", "external_id"], name="messaging_message_once"),
         ]
-        indexes = [models.Index(fields=["subject_type", "subject_id"], name="messaging_message_subject")]
+        indexes = [
+            models.Index(fields=["subject_type", "subject_id"], name="messaging_message_subject"),
+            # The unmatched inbox, newest first, and the per-channel lists and conversations.
+            models.Index(
+                fields=["created_at", "id"], condition=Q(subject_id__isnull=True), name="messaging_message_unmatched"
+            ),
+            models.Index(fields=["channel", "created_at", "id"], name="messaging_message_channel"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.channel} {self.external_id}"
@@ -207,7 +223,120 @@ class Call(CounterpartMixin):
         constraints = [
             models.UniqueConstraint(fields=["provider", "external_id"], name="messaging_call_once"),
         ]
-        indexes = [models.Index(fields=["subject_type", "subject_id"], name="messaging_call_subject")]
+        indexes = [
+            models.Index(fields=["subject_type", "subject_id"], name="messaging_call_subject"),
+            models.Index(
+                fields=["created_at", "id"], condition=Q(subject_id__isnull=True), name="messaging_call_unmatched"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"call {self.external_id}"
+
+
+class EmailCampaign(models.Model):
+    """A provider's campaign (SendGrid Marketing Campaigns name or id) its emails' events name."""
+
+    provider = models.CharField(_("provider"), max_length=16, choices=Provider.choices)
+    name = models.CharField(_("name"), max_length=255)
+    external_id = models.CharField(_("external id"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("email campaign")
+        verbose_name_plural = _("email campaigns")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "external_id"],
+                condition=~Q(external_id=""),
+                name="messaging_campaign_once",
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at", "id"], name="messaging_campaign_keyset")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EmailMessage(CounterpartMixin):
+    """One sent email, as its events reported it: where it got to and how it was engaged with.
+
+    ``message_id`` groups the events of one email (SendGrid's ``X-Message-Id``, Mailgun's
+    Message-Id); the counters and ``first_*`` times are kept by ``messaging.email``, machine opens
+    (Apple Mail Privacy Protection) never counting as opens.
+    """
+
+    provider = models.CharField(_("provider"), max_length=16, choices=Provider.choices)
+    message_id = models.CharField(_("message id"), max_length=255)
+    recipient = models.CharField(_("recipient"), max_length=254, blank=True)
+    campaign = models.ForeignKey(
+        EmailCampaign,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+        verbose_name=_("campaign"),
+    )
+    status = models.CharField(_("status"), max_length=16, choices=EmailStatus.choices, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    first_opened_at = models.DateTimeField(_("first opened at"), null=True, blank=True)
+    first_clicked_at = models.DateTimeField(_("first clicked at"), null=True, blank=True)
+    opens = models.PositiveIntegerField(_("opens"), default=0)
+    clicks = models.PositiveIntegerField(_("clicks"), default=0)
+    bounced = models.BooleanField(_("bounced"), default=False)
+    bounce_type = models.CharField(_("bounce type"), max_length=32, blank=True)
+    unsubscribed = models.BooleanField(_("unsubscribed"), default=False)
+    complained = models.BooleanField(_("complained"), default=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("email message")
+        verbose_name_plural = _("email messages")
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "message_id"], name="messaging_email_once"),
+        ]
+        indexes = [
+            models.Index(fields=["subject_type", "subject_id"], name="messaging_email_subject"),
+            models.Index(fields=["recipient"], name="messaging_email_recipient"),
+        ]
+
+    def __str__(self) -> str:
+        return f"email {self.message_id}"
+
+    @property
+    def external_id(self) -> str:
+        """The provider's id of the email, under the name the channels' timeline helpers use."""
+        return self.message_id
+
+
+class EmailEvent(models.Model):
+    """One provider event of an email (each once: its idempotency key), as reported."""
+
+    provider = models.CharField(_("provider"), max_length=16, choices=Provider.choices)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=255)
+    message = models.ForeignKey(
+        EmailMessage, on_delete=models.CASCADE, related_name="events", verbose_name=_("email message")
+    )
+    event = models.CharField(_("event"), max_length=32, choices=EmailEventType.choices)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    device = models.CharField(_("device"), max_length=16, blank=True)
+    machine_open = models.BooleanField(_("machine open"), default=False)
+    url = models.CharField(_("URL"), max_length=2000, blank=True)
+    ip = models.CharField(_("IP address"), max_length=64, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=1000, blank=True)
+    bounce_type = models.CharField(_("bounce type"), max_length=32, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("email event")
+        verbose_name_plural = _("email events")
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "idempotency_key"], name="messaging_email_event_once"),
+        ]
+        indexes = [models.Index(fields=["message", "event"], name="messaging_email_event_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.idempotency_key}"

@@ -53,9 +53,12 @@ def test_a_delivery_during_a_redis_outage_is_stored_and_processed_by_the_sweeper
         assert stored.processed_at is None
         # when Redis is back, the sweeper's run takes it
         seen = []
+        real = processing._HANDLERS.get("mailgun")
         processing.delivery_handler_register("mailgun", lambda delivery: seen.append(delivery.pk))
         try:
             assert processing.deliveries_process() == 1
         finally:
             processing.delivery_handler_unregister("mailgun")
+            if real is not None:  # the app's own handler (messaging.email)
+                processing.delivery_handler_register("mailgun", real)
         assert seen == [stored.pk]

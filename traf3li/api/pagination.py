@@ -88,7 +88,11 @@ class KeysetPagination(BasePagination):
             values, reverse = decode_cursor(raw, is_dt)
             queryset = queryset.filter(keyset_filter(ts_field, id_field, values, descending=not reverse))
         order = (ts_field, id_field) if reverse else (f"-{ts_field}", f"-{id_field}")
-        rows = list(queryset.order_by(*order)[: size + 1])
+        return self.page_of(list(queryset.order_by(*order)[: size + 1]), size=size, raw=raw, reverse=reverse)
+
+    def page_of(self, rows: list, *, size: int, raw, reverse: bool) -> list:
+        """Keep ``size`` of the ``size + 1`` rows read (the extra one says whether there is more),
+        newest first, and note which directions have a page."""
         has_more = len(rows) > size
         rows = rows[:size]
         if reverse:
