@@ -5,6 +5,7 @@ per subject type on it (the subjects' names), whatever the page size.
 """
 
 import django_filters
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
@@ -47,9 +48,19 @@ class MessageFilterSet(django_filters.FilterSet):
         return selectors.message_filter_subject(queryset, value) if value else queryset
 
 
+class StoredTimeField(serializers.DateTimeField):
+    """A time kept as an ISO string in JSON (``status_history``), shown in the firm's timezone like
+    every other time: DRF would pass the stored string through as it is (UTC)."""
+
+    def to_representation(self, value):
+        if isinstance(value, str):
+            value = parse_datetime(value)
+        return super().to_representation(value)
+
+
 class StatusItemSerializer(serializers.Serializer):
     status = serializers.CharField()
-    at = serializers.DateTimeField()
+    at = StoredTimeField()
     error_code = serializers.CharField(allow_blank=True)
     error_message = serializers.CharField(allow_blank=True)
 

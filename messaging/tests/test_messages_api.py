@@ -42,6 +42,8 @@ def test_a_whatsapp_message_shows_its_statuses_and_tracking(firm_a, api_a):
     assert [h["status"] for h in item["status_history"]] == ["sent", "delivered", "read"]
     assert set(item["status_history"][0]) == {"status", "at", "error_code", "error_message"}
     assert item["sent_at"] and item["delivered_at"] and item["read_at"]
+    # the history's times in the firm's offset, like sent_at (firm alpha is in Riyadh, +03:00)
+    assert item["status_history"][0]["at"].endswith("+03:00") and item["sent_at"].endswith("+03:00")
     assert item["tracking"] == {"provider": "whatsapp", "external_id": "wamid.xyzxyz"}
     assert item["subject"] == {"type": "contact", "id": contact.pk, "name": "Sheena"}
     assert item["entry_id"]
