@@ -5,6 +5,9 @@ tests; ``scratch_firm`` (gamma.localhost) for tests that must really commit (two
 two workers). Scratch data is never cleaned up, so such tests must not assume an empty firm.
 """
 
+import os
+from pathlib import Path
+
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -82,6 +85,12 @@ def scratch_firm(django_db_setup, django_db_blocker):
         connection.set_tenant(firm)
         yield firm
         connection.set_schema_to_public()
+
+
+# The providers' real payloads and signature vectors, read in place where they sit beside the
+# checkout (``<checkout>/../shared/fixtures``), or where TRAF3LI_FIXTURES points; never copied here.
+FIXTURES = Path(os.environ.get("TRAF3LI_FIXTURES") or Path(__file__).resolve().parent.parent / "shared" / "fixtures")
+PROVIDER_FIXTURES = FIXTURES / "providers"
 
 
 def waiting_on_a_lock(pid: int) -> bool:

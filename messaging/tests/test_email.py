@@ -11,21 +11,20 @@ import itertools
 import json
 import zoneinfo
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
-from conftest import api_client_for
+from conftest import PROVIDER_FIXTURES, api_client_for
 from messaging import email, processing, services
 from messaging.models import EmailCampaign, EmailEvent, EmailMessage, ProcessedEvent, WebhookDelivery
 from timeline.models import Entry
 from traf3li.crm.models import Client
 from traf3li.crm.services import record_create
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "providers"
+FIXTURES = PROVIDER_FIXTURES
 DOCS_X_ID = "14c5d75ce93.dfd.64b469"  # the X-Message-Id of every event in sendgrid_events_docs_per_event.json
 RECIPIENT = "example@test.com"
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 16_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148"

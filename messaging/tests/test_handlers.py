@@ -7,19 +7,19 @@ Deliveries are the providers' real payloads (read in place from the shared fixtu
 
 import itertools
 import json
-from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from django_tenants.utils import schema_context
 
+from conftest import PROVIDER_FIXTURES
 from messaging import handlers, matching, processing, services
 from messaging.models import Call, Message, ProcessedEvent, WebhookDelivery
 from timeline.models import Entry, EntryLink
 from traf3li.crm.models import Client, Contact, Lead
 from traf3li.crm.services import record_create
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "providers"
+FIXTURES = PROVIDER_FIXTURES
 CLIENT_PHONE = "+14133881111"  # the sender of twilio_sms_inbound_media.txt
 STATUS_SID = "SM0b6e2697aae04182a9f5b5c7a8994c7f"  # the message of twilio_sms_status_sent.txt
 

@@ -8,11 +8,11 @@ shapes of the same sources.
 import json
 import logging
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
+from conftest import PROVIDER_FIXTURES
 from messaging import parsers
 from messaging.parsers import (
     CALL_STATUSES,
@@ -32,7 +32,7 @@ from messaging.parsers import (
     sendgrid_x_message_id,
 )
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "providers"
+FIXTURES = PROVIDER_FIXTURES
 
 
 def _text(name):

@@ -8,7 +8,6 @@ import base64
 import hashlib
 import hmac
 import json
-from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pytest
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.http import QueryDict
 
+from conftest import PROVIDER_FIXTURES
 from messaging.signatures import (
     mailgun_signature,
     mailgun_token_key,
@@ -29,7 +29,7 @@ from messaging.signatures import (
     twilio_valid,
 )
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "providers"
+FIXTURES = PROVIDER_FIXTURES
 
 
 def _load(name):

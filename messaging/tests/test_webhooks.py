@@ -9,7 +9,6 @@ event-data from django-anymail's tests. Only the providers are faked; PostgreSQL
 import base64
 import json
 import time
-from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pytest
@@ -21,11 +20,11 @@ from django.test import override_settings
 from django_tenants.utils import schema_context
 
 from audit.models import AuditEvent
-from conftest import api_client_for
+from conftest import PROVIDER_FIXTURES, api_client_for
 from messaging import crypto, services, signatures
 from messaging.models import ChannelAccount, RejectedDelivery, WebhookDelivery
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "providers"
+FIXTURES = PROVIDER_FIXTURES
 TWILIO_TOKEN = "twilio-auth-token-of-alpha"
 
 
