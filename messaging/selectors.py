@@ -166,3 +166,53 @@ def subjects_resolve(refs: Iterable[tuple[str, int]]) -> dict[tuple[str, int], d
         for pk, instance in model._default_manager.in_bulk(ids).items():
             found[(type_name, pk)] = subject_dict(instance)
     return found
+
+
+# Minutes from a client's message to the firm's first reply, on WhatsApp. A wait starts with an
+# inbound message that follows an outbound one (or opens the conversation); later inbound messages
+# before the reply belong to the same wait. A wait with no reply yet is not counted. Times are when
+# the product recorded each message (``created_at``), seconds after the provider's.
+_RESPONSE_TIME_SQL = """
+WITH m AS (
+    SELECT CASE WHEN direction = 'outbound' THEN to_address ELSE from_address END AS address,
+           direction, created_at,
+           lag(direction) OVER (PARTITION BY CASE WHEN direction = 'outbound' THEN to_address
+                                                  ELSE from_address END
+                                ORDER BY created_at, id) AS previous
+      FROM {table}
+     WHERE channel = 'whatsapp' AND direction IN ('inbound', 'outbound')
+),
+waits AS (
+    SELECT w.address, w.created_at AS asked,
+           (SELECT min(o.created_at) FROM m o
+             WHERE o.address = w.address AND o.direction = 'outbound' AND o.created_at > w.created_at) AS answered
+      FROM m w
+     WHERE w.direction = 'inbound' AND w.previous IS DISTINCT FROM 'inbound'
+),
+answered AS (
+    SELECT address, extract(epoch FROM answered - asked) / 60 AS minutes FROM waits WHERE answered IS NOT NULL
+)
+SELECT address, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY minutes), NULL
+  FROM answered GROUP BY address
+UNION ALL
+SELECT NULL, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY minutes), NULL FROM answered
+"""
+
+
+def whatsapp_response_times() -> dict:
+    """The firm's median minutes to a first reply, and each conversation's (one query)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(_RESPONSE_TIME_SQL.format(table=Message._meta.db_table))
+        rows = cursor.fetchall()
+    firm = next(row for row in rows if row[0] is None)
+    conversations = sorted((row for row in rows if row[0] is not None), key=lambda row: row[0])
+    return {
+        "median_minutes": round(firm[2], 1) if firm[2] is not None else None,
+        "replies": firm[1],
+        "conversations": [
+            {"address": address, "replies": count, "median_minutes": round(median, 1)}
+            for address, count, median, _ in conversations
+        ],
+    }

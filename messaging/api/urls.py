@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from messaging.api import inbox, messages, views
+from messaging.api import inbox, messages, metrics, views
 from messaging.api.email import EmailCampaignViewSet
 
 router = DefaultRouter(trailing_slash=True)
@@ -14,6 +14,7 @@ inbox_urls = [
     path("inbox/unmatched/", inbox.UnmatchedListView.as_view(), name="inbox-unmatched"),
     path("inbox/unmatched/link/", inbox.UnmatchedLinkView.as_view(), name="inbox-unmatched-link"),
     path("whatsapp/conversations/", messages.WhatsAppConversationListView.as_view(), name="whatsapp-conversations"),
+    path("whatsapp/response-time/", metrics.WhatsAppResponseTimeView.as_view(), name="whatsapp-response-time"),
 ]
 
 app_name = "messaging-api"
