@@ -44,7 +44,15 @@ from django.utils.translation import gettext_lazy as _
 
 from messaging import parsers
 from messaging.choices import EmailEventType, EmailStatus
-from messaging.handlers import _clean, _first_time, _record, _update_entry, _when, locked_or_created, ranked_advances
+from messaging.handlers import (
+    clean_text,
+    event_first_time,
+    event_time,
+    locked_or_created,
+    ranked_advances,
+    timeline_record,
+    timeline_refresh,
+)
 from messaging.matching import counterpart
 from messaging.models import EmailCampaign, EmailEvent, EmailMessage, WebhookDelivery
 from messaging.parsers import ChannelEvent, ParseError
@@ -91,7 +99,7 @@ def _handle(delivery: WebhookDelivery, parse) -> None:
         key = message_key(event)
         if len(key) > MAX_ID or len(event.idempotency_key) > MAX_ID:
             raise Permanent(f"message id or event key longer than {MAX_ID} characters: {key[:40]}...")
-        if not _first_time(event, delivery):
+        if not event_first_time(event, delivery):
             continue
         if not key:
             log.info("%s event %s names no message; not recorded", event.provider, event.idempotency_key)
@@ -111,7 +119,7 @@ def status_advances(current: str, new: str) -> bool:
 
 
 def _campaign(event: ChannelEvent) -> EmailCampaign | None:
-    name = _clean(str(event.email.get("campaign") or "")).strip()[:255]
+    name = clean_text(str(event.email.get("campaign") or "")).strip()[:255]
     if not name:
         return None
     lookup = {"provider": event.provider, "external_id": name}
@@ -197,7 +205,7 @@ def _entry_record(message: EmailMessage, at: datetime) -> None:
         return
     ref = subject_of(subject)
     message.subject_type, message.subject_id = ref.type, ref.id
-    _record(
+    timeline_record(
         message,
         kind="email",
         subject=subject,
@@ -210,8 +218,8 @@ def _entry_record(message: EmailMessage, at: datetime) -> None:
 
 
 def _apply(event: ChannelEvent, delivery: WebhookDelivery, key: str) -> None:
-    at = _when(event, delivery)
-    recipient = _clean(event.to_address).strip().lower()[:254]
+    at = event_time(event, delivery)
+    recipient = clean_text(event.to_address).strip().lower()[:254]
     campaign = _campaign(event)
     message, created = _locked_or_created(event.provider, key, {"recipient": recipient, "campaign": campaign})
     before = None if created else _entry_state(message)
@@ -219,7 +227,7 @@ def _apply(event: ChannelEvent, delivery: WebhookDelivery, key: str) -> None:
         message.recipient = recipient
     if message.campaign_id is None and campaign is not None:
         message.campaign = campaign
-    url = _clean(str(event.email.get("url") or ""))[:2000]
+    url = clean_text(str(event.email.get("url") or ""))[:2000]
     new_link = (
         event.status == EmailEventType.CLICK
         and bool(url)
@@ -234,16 +242,16 @@ def _apply(event: ChannelEvent, delivery: WebhookDelivery, key: str) -> None:
         device=str(event.email.get("device") or "")[:16],
         machine_open=bool(event.email.get("machine_open")),
         url=url,
-        ip=_clean(str(event.email.get("ip") or ""))[:64],
-        user_agent=_clean(str(event.email.get("user_agent") or ""))[:1000],
-        bounce_type=_clean(str(event.email.get("bounce_type") or ""))[:32],
-        reason=_clean(str(event.email.get("reason") or event.error_message or "")),
+        ip=clean_text(str(event.email.get("ip") or ""))[:64],
+        user_agent=clean_text(str(event.email.get("user_agent") or ""))[:1000],
+        bounce_type=clean_text(str(event.email.get("bounce_type") or ""))[:32],
+        reason=clean_text(str(event.email.get("reason") or event.error_message or "")),
     )
     _count(message, event, at)
     if message.entry_id is None:  # first event, or unmatched so far: the CRM may know it now
         _entry_record(message, at)
     elif new_link or _entry_state(message) != before:
-        _update_entry(message, _payload(message))
+        timeline_refresh(message, _payload(message))
     message.save()
 
 

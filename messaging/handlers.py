@@ -111,7 +111,7 @@ def _handle(delivery: WebhookDelivery, parse) -> None:
     for event in events:
         if len(event.external_id) > MAX_EXTERNAL_ID:
             raise Permanent(f"external id longer than {MAX_EXTERNAL_ID} characters: {event.external_id[:40]}...")
-        if not _first_time(event, delivery):
+        if not event_first_time(event, delivery):
             continue
         try:
             if event.kind == "call":
@@ -122,7 +122,7 @@ def _handle(delivery: WebhookDelivery, parse) -> None:
             raise Permanent(f"{event.idempotency_key}: {exc}") from exc
 
 
-def _first_time(event: ChannelEvent, delivery: WebhookDelivery) -> bool:
+def event_first_time(event: ChannelEvent, delivery: WebhookDelivery) -> bool:
     """Count the event; False when it was counted already (by this delivery or another one)."""
     table = ProcessedEvent._meta.db_table
     with connection.cursor() as cursor:
@@ -140,12 +140,12 @@ def _first_time(event: ChannelEvent, delivery: WebhookDelivery) -> bool:
 # --- shared --------------------------------------------------------------------------------------
 
 
-def _clean(text: str) -> str:
+def clean_text(text: str) -> str:
     """Text fit for PostgreSQL's text and jsonb (no NUL)."""
     return (text or "").replace("\x00", "")
 
 
-def _when(event: ChannelEvent, delivery: WebhookDelivery) -> datetime:
+def event_time(event: ChannelEvent, delivery: WebhookDelivery) -> datetime:
     """When the event happened: the provider's time, else when its delivery arrived (Twilio messaging)."""
     return event.occurred_at or delivery.received_at
 
@@ -154,8 +154,8 @@ def _history_item(event: ChannelEvent, at: datetime) -> dict:
     return {
         "status": event.status,
         "at": at.isoformat(),
-        "error_code": _clean(event.error_code),
-        "error_message": _clean(event.error_message),
+        "error_code": clean_text(event.error_code),
+        "error_message": clean_text(event.error_message),
     }
 
 
@@ -177,14 +177,16 @@ def _fill_blanks(row: Message | Call, event: ChannelEvent) -> None:
     """Take what a later event knows and the row doesn't yet (a minimal callback carries no To)."""
     for name, value in (
         ("direction", event.direction),
-        ("from_address", _clean(event.from_address)),
-        ("to_address", _clean(event.to_address)),
+        ("from_address", clean_text(event.from_address)),
+        ("to_address", clean_text(event.to_address)),
     ):
         if value and not getattr(row, name):
             setattr(row, name, value[:255])
 
 
-def _record(row: Message | Call, *, kind: str, subject, related, title: str, description: str, at, payload) -> None:
+def timeline_record(
+    row: Message | Call, *, kind: str, subject, related, title: str, description: str, at, payload
+) -> None:
     """Put the row on its subject's timeline (once: the external id makes a second call a no-op)."""
     try:
         entry = entry_record(
@@ -204,7 +206,7 @@ def _record(row: Message | Call, *, kind: str, subject, related, title: str, des
     row.entry_id = entry.pk
 
 
-def _update_entry(row: Message | Call, payload: dict) -> None:
+def timeline_refresh(row: Message | Call, payload: dict) -> None:
     try:
         entry_update_by_id(entry_id=row.entry_id, data={"status": row.status, "payload": payload})
     except TransitionError:  # the entry was deleted on the timeline: it stays deleted
@@ -231,7 +233,7 @@ def locked_or_created(model, lookup: dict, defaults: dict):
 # --- messages ------------------------------------------------------------------------------------
 
 
-def _message_payload(message: Message) -> dict:
+def message_payload(message: Message) -> dict:
     media = []
     for item in message.media:
         cleaned = {}
@@ -243,7 +245,7 @@ def _message_payload(message: Message) -> dict:
         if item.get("content_type"):
             cleaned["mime_type"] = str(item["content_type"])
         if item.get("filename"):
-            cleaned["filename"] = _clean(str(item["filename"]))
+            cleaned["filename"] = clean_text(str(item["filename"]))
         if cleaned:
             media.append(cleaned)
     return {
@@ -257,7 +259,7 @@ def _message_payload(message: Message) -> dict:
     }
 
 
-def _message_title(message: Message) -> str:
+def message_title(message: Message) -> str:
     return _title(message.channel, message.direction, message.from_address, message.to_address)
 
 
@@ -265,26 +267,26 @@ def _message_record(message: Message, at: datetime) -> None:
     subject, related = _match(message, message.channel)
     if subject is None:
         return
-    _record(
+    timeline_record(
         message,
         kind=message.channel,
         subject=subject,
         related=related,
-        title=_message_title(message),
+        title=message_title(message),
         description=message.body,
         at=at,
-        payload=_message_payload(message),
+        payload=message_payload(message),
     )
 
 
 def _message_apply(event: ChannelEvent, delivery: WebhookDelivery) -> None:
-    at = _when(event, delivery)
+    at = event_time(event, delivery)
     defaults = {
         "channel": event.channel,
         "direction": event.direction,
-        "from_address": _clean(event.from_address)[:255],
-        "to_address": _clean(event.to_address)[:255],
-        "body": _clean(event.body),
+        "from_address": clean_text(event.from_address)[:255],
+        "to_address": clean_text(event.to_address)[:255],
+        "body": clean_text(event.body),
         "message_type": event.message_type[:32],
         "media": [dict(item) for item in event.media],
         "status": event.status,
@@ -306,14 +308,14 @@ def _message_apply(event: ChannelEvent, delivery: WebhookDelivery) -> None:
     if stamp and getattr(message, stamp) is None:
         setattr(message, stamp, at)
     if event.kind == "message":  # an inbound message stored first by a status (rare): its content
-        message.body = message.body or _clean(event.body)
+        message.body = message.body or clean_text(event.body)
         message.message_type = message.message_type or event.message_type[:32]
         message.media = message.media or [dict(item) for item in event.media]
     _fill_blanks(message, event)
     if message.entry_id is None:  # unmatched so far: the CRM or this event may know it now
         _message_record(message, at)
     elif moved:
-        _update_entry(message, _message_payload(message))
+        timeline_refresh(message, message_payload(message))
     message.save()
 
 
@@ -344,7 +346,7 @@ def call_outcome(status: str, answered_by: str) -> str:
     return CALL_OUTCOME.get(status, "")
 
 
-def _call_payload(call: Call) -> dict:
+def call_payload(call: Call) -> dict:
     payload = {
         "direction": call.direction or None,
         "from": call.from_address,
@@ -357,7 +359,7 @@ def _call_payload(call: Call) -> dict:
     return payload
 
 
-def _call_title(call: Call) -> str:
+def call_title(call: Call) -> str:
     return _title("call", call.direction, call.from_address, call.to_address)
 
 
@@ -365,15 +367,15 @@ def _call_record(call: Call, at: datetime) -> None:
     subject, related = _match(call, "call")
     if subject is None:
         return
-    _record(
+    timeline_record(
         call,
         kind="call",
         subject=subject,
         related=related,
-        title=_call_title(call),
+        title=call_title(call),
         description="",
         at=at,
-        payload=_call_payload(call),
+        payload=call_payload(call),
     )
 
 
@@ -383,7 +385,7 @@ def _call_facts(call: Call, event: ChannelEvent) -> bool:
     if event.duration_seconds is not None and event.duration_seconds != call.duration_seconds:
         call.duration_seconds = min(event.duration_seconds, 2**31 - 1)
         changed = True
-    for name, value in (("answered_by", event.answered_by[:32]), ("recording_url", _clean(event.recording_url))):
+    for name, value in (("answered_by", event.answered_by[:32]), ("recording_url", clean_text(event.recording_url))):
         if value and value != getattr(call, name):
             setattr(call, name, value[:1000])
             changed = True
@@ -395,11 +397,11 @@ def _call_facts(call: Call, event: ChannelEvent) -> bool:
 
 
 def _call_apply(event: ChannelEvent, delivery: WebhookDelivery) -> None:
-    at = _when(event, delivery)
+    at = event_time(event, delivery)
     defaults = {
         "direction": event.direction,
-        "from_address": _clean(event.from_address)[:255],
-        "to_address": _clean(event.to_address)[:255],
+        "from_address": clean_text(event.from_address)[:255],
+        "to_address": clean_text(event.to_address)[:255],
         "status": event.status,
         "status_history": [_history_item(event, at)],
     }
@@ -418,5 +420,5 @@ def _call_apply(event: ChannelEvent, delivery: WebhookDelivery) -> None:
     if call.entry_id is None:  # unmatched so far: the CRM or this event may know it now
         _call_record(call, at)
     elif changed:
-        _update_entry(call, _call_payload(call))
+        timeline_refresh(call, call_payload(call))
     call.save()

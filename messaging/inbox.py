@@ -71,28 +71,28 @@ def _first_at(row: Message | Call) -> datetime:
 
 
 def _link_message(message: Message, subject: models.Model) -> None:
-    handlers._record(
+    handlers.timeline_record(
         message,
         kind=message.channel,
         subject=subject,
         related=[],
-        title=handlers._message_title(message),
+        title=handlers.message_title(message),
         description=message.body,
         at=_first_at(message),
-        payload=handlers._message_payload(message),
+        payload=handlers.message_payload(message),
     )
 
 
 def _link_call(call: Call, subject: models.Model) -> None:
-    handlers._record(
+    handlers.timeline_record(
         call,
         kind="call",
         subject=subject,
         related=[],
-        title=handlers._call_title(call),
+        title=handlers.call_title(call),
         description="",
         at=_first_at(call),
-        payload=handlers._call_payload(call),
+        payload=handlers.call_payload(call),
     )
 
 
