@@ -82,6 +82,8 @@ from datetime import UTC, datetime
 from email.utils import getaddresses, parsedate_to_datetime
 from urllib.parse import parse_qsl
 
+from traf3li.api.parsers import TooDeep, loads_bounded
+
 __all__ = [
     "CALL_STATUSES",
     "EMAIL_STATUSES",
@@ -188,8 +190,26 @@ def advances(current: str, new: str) -> bool:
 # --- Shared helpers ----------------------------------------------------------------------------
 
 
-def _json(data, provider: str):
-    """``data`` as parsed JSON: bytes and str are decoded, anything else is taken as parsed."""
+def whatsapp_phone_number_ids(payload) -> set[str]:
+    """The business numbers (``metadata.phone_number_id``) a Cloud API notification is for.
+
+    Raises ``ParseError`` when it isn't a ``whatsapp_business_account`` notification; parts of
+    another shape are passed over (``parse_whatsapp`` names them when the delivery is processed)."""
+    if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
+        raise ParseError("Not a WhatsApp Business Account notification (object must be 'whatsapp_business_account').")
+    numbers = set()
+    for entry in payload.get("entry") if isinstance(payload.get("entry"), list) else []:
+        for change in entry.get("changes") or [] if isinstance(entry, dict) else []:
+            value = change.get("value") if isinstance(change, dict) else None
+            metadata = value.get("metadata") if isinstance(value, dict) else None
+            if isinstance(metadata, dict) and metadata.get("phone_number_id"):
+                numbers.add(str(metadata["phone_number_id"]))
+    return numbers
+
+
+def load_json(data, provider: str):
+    """``data`` as parsed JSON: bytes and str are decoded (under the API's depth limit), anything
+    else is taken as parsed. Raises ``ParseError`` with a message fit for a 400."""
     if isinstance(data, bytes | bytearray | memoryview):
         try:
             data = bytes(data).decode("utf-8")
@@ -197,11 +217,11 @@ def _json(data, provider: str):
             raise ParseError(f"{provider} body is not UTF-8: {exc}") from None
     if isinstance(data, str):
         try:
-            return json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise ParseError(f"{provider} body is not valid JSON: {exc}") from None
-        except RecursionError:
+            return loads_bounded(data)
+        except TooDeep:
             raise ParseError(f"{provider} body is nested too deeply") from None
+        except ValueError as exc:
+            raise ParseError(f"{provider} body is not valid JSON: {exc}") from None
     return data
 
 
@@ -629,7 +649,7 @@ def parse_whatsapp(payload) -> list[ChannelEvent]:
     the delivery to its account.
     """
     provider = "WhatsApp webhook"
-    payload = _json(payload, provider)
+    payload = load_json(payload, provider)
     if not isinstance(payload, dict):
         raise ParseError(f"{provider} body must be a JSON object, got {_kind_of(payload)}")
     if payload.get("object") != "whatsapp_business_account":
@@ -823,7 +843,7 @@ def parse_sendgrid(body) -> list[ChannelEvent]:
     prefetch) sets ``email["machine_open"]``.
     """
     provider = "SendGrid Event Webhook"
-    events = _json(body, provider)
+    events = load_json(body, provider)
     if not isinstance(events, list):
         raise ParseError(f"{provider} body must be a JSON array of events, got {_kind_of(events)}")
     out: list[ChannelEvent] = []
@@ -906,7 +926,7 @@ def parse_mailgun(payload) -> list[ChannelEvent]:
     2018) are not supported.
     """
     provider = "Mailgun webhook"
-    payload = _json(payload, provider)
+    payload = load_json(payload, provider)
     if not isinstance(payload, dict):
         raise ParseError(f"{provider} body must be a JSON object, got {_kind_of(payload)}")
     data = payload.get("event-data")

@@ -7,7 +7,6 @@ verified delivery is committed (``delivery_accept``) before the 2xx, and a repla
 that stores nothing. Malformed bodies are 400, also storing nothing.
 """
 
-import json
 import time
 from urllib.parse import parse_qsl
 
@@ -18,9 +17,10 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from messaging import services, signatures
+from messaging import parsers, services, signatures
 from messaging.choices import Endpoint, Provider
 from messaging.models import ChannelAccount
+from traf3li.api.parsers import TooDeep, loads_bounded
 from traf3li.core.proxies import public_url
 
 # The headers a delivery keeps: what verified it and what processing may need, nothing else.
@@ -88,6 +88,24 @@ def _active(provider: str) -> list[_Account]:
 def accounts_forget() -> None:
     """Drop the cached accounts (tests, and a change that must apply at once in this process)."""
     _accounts.clear()
+
+
+def _json_or_400(body: bytes):
+    """The body's JSON, or the 400 that says why it isn't any (the API's depth limit applies)."""
+    try:
+        return loads_bounded(body)
+    except TooDeep:
+        return _bad("The body is nested too deeply.")
+    except ValueError:  # UnicodeDecodeError included
+        return _bad("The body is not JSON.")
+
+
+def _store(request, provider: str, endpoint: str, account, body: bytes) -> JsonResponse:
+    """Commit the verified delivery (a replay stores nothing) and say so."""
+    _, created = services.delivery_accept(
+        provider=provider, endpoint=endpoint, account=account.model, headers=_headers(request), body=body
+    )
+    return _accepted(created)
 
 
 def _accepted(created: bool) -> JsonResponse:
@@ -168,30 +186,17 @@ def whatsapp(request):
     signed = [a for a in accounts if signatures.meta_valid(a.secrets.get("app_secret", ""), body, header)]
     if not signed:
         return _refuse(Provider.WHATSAPP, "bad_signature")
+    payload = _json_or_400(body)
+    if isinstance(payload, JsonResponse):
+        return payload
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        return _bad("The body is not JSON.")
-    if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
-        return _bad("Not a WhatsApp Business Account notification (object must be 'whatsapp_business_account').")
-    numbers = {
-        str(((change.get("value") or {}).get("metadata") or {}).get("phone_number_id", ""))
-        for entry in payload.get("entry") or []
-        if isinstance(entry, dict)
-        for change in entry.get("changes") or []
-        if isinstance(change, dict)
-    }
+        numbers = parsers.whatsapp_phone_number_ids(payload)
+    except parsers.ParseError as exc:
+        return _bad(str(exc))
     account = next((a for a in signed if a.phone_number_id in numbers), None)
     if account is None:
         return _refuse(Provider.WHATSAPP, "other_number")
-    _, created = services.delivery_accept(
-        provider=Provider.WHATSAPP,
-        endpoint=Endpoint.WHATSAPP,
-        account=account.model,
-        headers=_headers(request),
-        body=body,
-    )
-    return _accepted(created)
+    return _store(request, Provider.WHATSAPP, Endpoint.WHATSAPP, account, body)
 
 
 # --- SendGrid -------------------------------------------------------------------------------------
@@ -215,20 +220,12 @@ def sendgrid(request):
     )
     if not valid:
         return _refuse(Provider.SENDGRID, "bad_signature")
-    try:
-        events = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        return _bad("The body is not JSON.")
+    events = _json_or_400(body)
+    if isinstance(events, JsonResponse):
+        return events
     if not isinstance(events, list) or not all(isinstance(event, dict) for event in events):
         return _bad("The Event Webhook's body must be a JSON array of event objects.")
-    _, created = services.delivery_accept(
-        provider=Provider.SENDGRID,
-        endpoint=Endpoint.SENDGRID,
-        account=account.model,
-        headers=_headers(request),
-        body=body,
-    )
-    return _accepted(created)
+    return _store(request, Provider.SENDGRID, Endpoint.SENDGRID, account, body)
 
 
 # --- Mailgun --------------------------------------------------------------------------------------
@@ -244,11 +241,11 @@ def mailgun(request):
     if not accounts:
         return _refuse(Provider.MAILGUN, "no_account", status=404)
     account = accounts[0]
-    try:
-        payload = json.loads(body)
+    try:  # parsed before it is verified: Mailgun's signature is inside the body (depth-limited)
+        payload = loads_bounded(body)
         block = payload["signature"]
         timestamp, token, signature = str(block["timestamp"]), str(block["token"]), str(block["signature"])
-    except (UnicodeDecodeError, ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError):  # ValueError: not JSON, or nested too deeply
         return _refuse(Provider.MAILGUN, "bad_signature")
     if not signatures.mailgun_valid(account.secrets.get("signing_key", ""), timestamp, token, signature):
         return _refuse(Provider.MAILGUN, "bad_signature")  # wrong, or older than 5 minutes

@@ -355,3 +355,19 @@ def test_without_an_account_the_webhook_is_404(firm_a):
     assert hooks(firm_a).post("/hooks/sendgrid/", b"[]", content_type="application/json").status_code == 404
     with connection.cursor():
         pass
+
+
+def test_a_deeply_nested_body_is_a_clear_4xx_before_or_after_the_signature(firm_a):
+    account(firm_a, "mailgun", signing_key=MAILGUN_KEY)
+    account(firm_a, "whatsapp", phone_number_id=WA_NUMBER, app_secret="meta-secret", verify_token="vt")
+    deep = b"[" * 100_000 + b"]" * 100_000  # Python's decoder recursed on it: a 500
+    # Mailgun's signature is inside the body: parsing comes first, and the depth limit holds there
+    assert hooks(firm_a).post("/hooks/mailgun/", deep, content_type="application/json").status_code == 403
+    signed = {"HTTP_X_HUB_SIGNATURE_256": signatures.meta_signature("meta-secret", deep)}
+    answer = hooks(firm_a).post("/hooks/whatsapp/", deep, content_type="application/json", **signed)
+    assert answer.status_code == 400 and "nested too deeply" in answer.json()["detail"]
+    # a notification whose parts have the wrong shape names no number of ours
+    odd = json.dumps({"object": "whatsapp_business_account", "entry": [{"changes": [{"value": []}]}, "x"]}).encode()
+    signed = {"HTTP_X_HUB_SIGNATURE_256": signatures.meta_signature("meta-secret", odd)}
+    assert hooks(firm_a).post("/hooks/whatsapp/", odd, content_type="application/json", **signed).status_code == 403
+    assert deliveries(firm_a) == 0

@@ -6,6 +6,8 @@ a 500. Session authentication parses the body for its CSRF check, so that happen
 caller was even known. Now any body deeper than ``MAX_DEPTH`` is a 400 wherever it is parsed.
 """
 
+import json
+
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.utils.text import format_lazy
@@ -27,6 +29,23 @@ def _deeper_than(data, limit: int) -> bool:
             return True
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False
+
+
+class TooDeep(ValueError):
+    """A JSON document nested deeper than ``MAX_DEPTH``."""
+
+
+def loads_bounded(text: str | bytes):
+    """``json.loads`` under the same depth limit, for bodies no DRF parser reads (webhooks).
+
+    Raises ``ValueError`` for malformed JSON and ``TooDeep`` (a ValueError) past ``MAX_DEPTH``."""
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise TooDeep(str(ERROR_DEPTH)) from None
+    if isinstance(data, dict | list) and _deeper_than(data, MAX_DEPTH):
+        raise TooDeep(str(ERROR_DEPTH))
+    return data
 
 
 class JSONParser(parsers.JSONParser):
