@@ -367,7 +367,12 @@ def test_a_deeply_nested_body_is_a_clear_4xx_before_or_after_the_signature(firm_
     answer = hooks(firm_a).post("/hooks/whatsapp/", deep, content_type="application/json", **signed)
     assert answer.status_code == 400 and "nested too deeply" in answer.json()["detail"]
     # a notification whose parts have the wrong shape names no number of ours
-    odd = json.dumps({"object": "whatsapp_business_account", "entry": [{"changes": [{"value": []}]}, "x"]}).encode()
+    odd = json.dumps(
+        {
+            "object": "whatsapp_business_account",
+            "entry": [{"changes": [{"value": [1]}, {"value": {"metadata": "x"}}]}, "x"],
+        }
+    ).encode()
     signed = {"HTTP_X_HUB_SIGNATURE_256": signatures.meta_signature("meta-secret", odd)}
     assert hooks(firm_a).post("/hooks/whatsapp/", odd, content_type="application/json", **signed).status_code == 403
     assert deliveries(firm_a) == 0
