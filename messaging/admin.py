@@ -1,11 +1,32 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from messaging import services
-from messaging.choices import IDENTIFIERS, SECRET_LABELS, SECRETS
-from messaging.models import ChannelAccount, RejectedDelivery, WebhookDelivery
+from messaging import outbound, selectors, services
+from messaging.choices import (
+    IDENTIFIERS,
+    SECRET_LABELS,
+    SECRETS,
+    CallStatus,
+    Device,
+    MessageStatus,
+    MessageType,
+    label_of,
+)
+from messaging.models import (
+    Call,
+    ChannelAccount,
+    EmailCampaign,
+    EmailEvent,
+    EmailMessage,
+    Message,
+    RejectedDelivery,
+    WebhookDelivery,
+)
 from traf3li.admin_sites import firm_admin
 
 
@@ -26,10 +47,11 @@ class ChannelAccountForm(forms.ModelForm):
     verify_token = _secret_field(SECRET_LABELS["verify_token"])
     public_key = _secret_field(SECRET_LABELS["public_key"])
     signing_key = _secret_field(SECRET_LABELS["signing_key"])
+    access_token = _secret_field(SECRET_LABELS["access_token"])
 
     class Meta:
         model = ChannelAccount
-        fields = ["provider", "name", "is_active", "account_sid", "phone_number_id"]
+        fields = ["provider", "name", "is_active", "account_sid", "from_number", "phone_number_id"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -105,3 +127,170 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
 @admin.register(RejectedDelivery, site=firm_admin)
 class RejectedDeliveryAdmin(ReadOnlyAdmin):
     list_display = ["provider", "reason", "count", "last_at"]
+
+
+def _history(obj, statuses) -> str:
+    """The status history as a small table: when, which status (by its name), the provider's error."""
+    rows = []
+    for item in obj.status_history:
+        at = parse_datetime(str(item.get("at") or ""))
+        error = " ".join(part for part in (item.get("error_code"), item.get("error_message")) if part)
+        rows.append((at.strftime("%Y-%m-%d %H:%M:%S") if at else "", label_of(statuses, item.get("status", "")), error))
+    return format_html_join("", "<div>{} · {} {}</div>", rows) or "—"
+
+
+class CounterpartAdmin(ReadOnlyAdmin):
+    """Messages and calls as the providers reported them: read-only; triage links them (the inbox)."""
+
+    list_per_page = 50
+    search_fields = ["from_address", "to_address", "external_id"]
+    date_hierarchy = "created_at"
+    statuses: type = MessageStatus
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_label(self, obj):
+        return label_of(self.statuses, obj.status)
+
+    @admin.display(description=_("status history"))
+    def history(self, obj):
+        return _history(obj, self.statuses)
+
+    @admin.display(description=_("linked record"))
+    def linked(self, obj):
+        if not obj.subject_id:
+            return _("Unmatched")
+        subject = selectors.subjects_resolve([(obj.subject_type, obj.subject_id)]).get(
+            (obj.subject_type, obj.subject_id)
+        )
+        return subject["name"] if subject else f"#{obj.subject_id}"
+
+
+@admin.register(Message, site=firm_admin)
+class MessageAdmin(CounterpartAdmin):
+    list_display = ["created_at", "channel", "direction", "from_address", "to_address", "status_label", "send_state"]
+    list_filter = ["channel", "direction", "send_state"]
+    search_fields = [*CounterpartAdmin.search_fields, "body"]
+    fields = [
+        "channel",
+        "direction",
+        "from_address",
+        "to_address",
+        "type_label",
+        "body",
+        "status_label",
+        "history",
+        "sent_at",
+        "delivered_at",
+        "read_at",
+        "linked",
+        "send_state",
+        "send_attempts",
+        "next_attempt_at",
+        "last_error",
+        "sent_by",
+        "external_id",
+        "created_at",
+    ]
+    readonly_fields = fields
+    actions = ["resend_selected"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("sent_by")
+
+    @admin.display(description=_("message type"))
+    def type_label(self, obj):
+        return label_of(MessageType, obj.message_type)
+
+    def has_resend_permission(self, request):
+        return request.user.is_active
+
+    @admin.action(description=_("Send again (after checking with the provider)"), permissions=["resend"])
+    def resend_selected(self, request, queryset):
+        done = 0
+        for message in queryset.order_by("pk"):
+            try:
+                outbound.message_resend(message=message, actor=request.user)
+                done += 1
+            except ValidationError as exc:
+                self.message_user(request, f"{message.to_address}: {' '.join(exc.messages)}", messages.WARNING)
+        if done:
+            text = ngettext("%(count)d message will be sent again.", "%(count)d messages will be sent again.", done)
+            self.message_user(request, text % {"count": done}, messages.SUCCESS)
+
+
+@admin.register(Call, site=firm_admin)
+class CallAdmin(CounterpartAdmin):
+    statuses = CallStatus
+    list_display = ["created_at", "direction", "from_address", "to_address", "status_label", "outcome", "duration"]
+    list_filter = ["direction", "outcome"]
+    fields = [
+        "direction",
+        "from_address",
+        "to_address",
+        "status_label",
+        "outcome",
+        "duration",
+        "history",
+        "recording_url",
+        "linked",
+        "external_id",
+        "created_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("duration (seconds)"), ordering="duration_seconds")
+    def duration(self, obj):
+        return obj.duration_seconds if obj.duration_seconds is not None else "—"
+
+
+class EmailEventInline(admin.TabularInline):
+    model = EmailEvent
+    fields = ["occurred_at", "event", "device_label", "machine_open", "url", "bounce_type", "reason"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["occurred_at", "id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("device"))
+    def device_label(self, obj):
+        return label_of(Device, obj.device)
+
+
+@admin.register(EmailMessage, site=firm_admin)
+class EmailMessageAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "recipient", "campaign", "status", "opens", "clicks", "bounced", "complained"]
+    list_filter = ["status", "bounced", "unsubscribed", "complained"]
+    search_fields = ["recipient", "message_id"]
+    date_hierarchy = "created_at"
+    inlines = [EmailEventInline]
+    fields = [
+        "recipient",
+        "campaign",
+        "status",
+        "sent_at",
+        "delivered_at",
+        "first_opened_at",
+        "first_clicked_at",
+        "opens",
+        "clicks",
+        "bounced",
+        "bounce_type",
+        "unsubscribed",
+        "complained",
+        "message_id",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("campaign")
+
+
+@admin.register(EmailCampaign, site=firm_admin)
+class EmailCampaignAdmin(ReadOnlyAdmin):
+    list_display = ["name", "provider", "created_at"]
+    search_fields = ["name"]
+    fields = ["name", "provider", "external_id", "created_at"]
+    readonly_fields = fields

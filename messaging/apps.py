@@ -13,6 +13,7 @@ class MessagingConfig(AppConfig):
         from traf3li.core.subjects import subject_register
 
         subject_register("channel_account", "messaging.ChannelAccount", public=False)
+        subject_register("message", "messaging.Message", public=False)  # a sent message's audit events
 
         # Secrets never reach the audit log; their keyed fingerprint shows that they changed.
         snapshot_omit_register("messaging.ChannelAccount", ["secrets_encrypted"])

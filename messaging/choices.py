@@ -12,18 +12,21 @@ class Provider(models.TextChoices):
 # What each provider's account needs, as the contract names it. Identifiers route a delivery to
 # its account and are shown; secrets are write-only, stored encrypted and never audited.
 IDENTIFIERS = {
-    Provider.TWILIO: ("account_sid",),
+    Provider.TWILIO: ("account_sid", "from_number"),
     Provider.WHATSAPP: ("phone_number_id",),
     Provider.SENDGRID: (),
     Provider.MAILGUN: (),
 }
 SECRETS = {
     Provider.TWILIO: ("auth_token",),
-    Provider.WHATSAPP: ("app_secret", "verify_token"),
+    Provider.WHATSAPP: ("app_secret", "verify_token", "access_token"),
     Provider.SENDGRID: ("public_key",),
     Provider.MAILGUN: ("signing_key",),
 }
 
+
+# Needed only to send (``messaging.outbound``): an account that only receives webhooks may leave them out.
+OPTIONAL_CREDENTIALS = frozenset({"from_number", "access_token"})
 
 SECRET_LABELS = {
     "auth_token": _("Auth token"),
@@ -31,6 +34,7 @@ SECRET_LABELS = {
     "verify_token": _("Verify token"),
     "public_key": _("Verification key (public key)"),
     "signing_key": _("Webhook signing key"),
+    "access_token": _("Access token (to send)"),
 }
 
 
@@ -89,3 +93,65 @@ class EmailEventType(models.TextChoices):
     GROUP_UNSUBSCRIBE = "group_unsubscribe", _("Unsubscribed from a group")
     GROUP_RESUBSCRIBE = "group_resubscribe", _("Resubscribed to a group")
     STORED = "stored", _("Stored")
+
+
+class SendState(models.TextChoices):
+    """Where the sending of an outbound message is (``messaging.outbound``); blank: not ours to send."""
+
+    PENDING = "pending", _("Waiting to be sent")
+    SENDING = "sending", _("Being sent")
+    SENT = "sent", _("Handed to the provider")
+    FAILED = "failed", _("Refused or given up")
+    UNCERTAIN = "uncertain", _("Outcome unknown")
+
+
+# How the admin names the providers' own values (the API keeps the values as the providers send them).
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    READ = "read", _("Read")
+    FAILED = "failed", _("Failed")
+    UNDELIVERED = "undelivered", _("Undelivered")
+    CANCELED = "canceled", _("Canceled")
+    RECEIVED = "received", _("Received")
+
+
+class CallStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    INITIATED = "initiated", _("Dialling")
+    RINGING = "ringing", _("Ringing")
+    IN_PROGRESS = "in-progress", _("In progress")
+    COMPLETED = "completed", _("Completed")
+    BUSY = "busy", _("Busy")
+    NO_ANSWER = "no-answer", _("No answer")
+    FAILED = "failed", _("Failed")
+    CANCELED = "canceled", _("Canceled")
+
+
+class MessageType(models.TextChoices):
+    TEXT = "text", _("Text")
+    TEMPLATE = "template", _("Template")
+    IMAGE = "image", _("Image")
+    VIDEO = "video", _("Video")
+    AUDIO = "audio", _("Audio")
+    DOCUMENT = "document", _("Document")
+    STICKER = "sticker", _("Sticker")
+    LOCATION = "location", _("Location")
+    CONTACTS = "contacts", _("Contact card")
+    INTERACTIVE = "interactive", _("Interactive reply")
+    BUTTON = "button", _("Button reply")
+    REACTION = "reaction", _("Reaction")
+
+
+class Device(models.TextChoices):
+    MOBILE = "mobile", _("Mobile")
+    TABLET = "tablet", _("Tablet")
+    DESKTOP = "desktop", _("Desktop")
+    BOT = "bot", _("Automated")
+    PROXY = "proxy", _("Mail provider's image proxy")
+
+
+def label_of(choices: type[models.TextChoices], value: str) -> str:
+    """The human name of a provider's value; a value we don't know yet is shown as it is."""
+    return str(choices(value).label) if value in choices.values else (value or "—")

@@ -43,8 +43,9 @@ from messaging.choices import CallOutcome
 from messaging.matching import counterpart
 from messaging.models import Call, Message, ProcessedEvent, WebhookDelivery
 from messaging.parsers import ChannelEvent, ParseError
-from messaging.processing import Permanent
-from timeline.services import EntryDeletedError, entry_record, entry_update_by_id
+from messaging.processing import Later, Permanent
+from timeline.models import Entry
+from timeline.services import EntryDeletedError, entry_delete, entry_record, entry_update_by_id
 from traf3li.api.exceptions import TransitionError
 from traf3li.core.i18n import in_firm_language
 from traf3li.core.subjects import subject_of
@@ -213,16 +214,27 @@ def timeline_refresh(row: Message | Call, payload: dict) -> None:
         log.info("entry %s of %s %s is deleted; not updated", row.entry_id, type(row).__name__, row.external_id)
 
 
+def timeline_forget(entry_id: int) -> None:
+    """Soft-delete an entry that duplicated another (an outbound message's early status row)."""
+    entry = Entry.objects.filter(pk=entry_id, deleted_at__isnull=True).first()
+    if entry is not None:
+        entry_delete(entry=entry)
+
+
 def _locked_or_created(model, event: ChannelEvent, defaults: dict):
     """(row locked FOR NO KEY UPDATE, created). A concurrent creator wins; we then lock its row."""
     return locked_or_created(model, {"provider": event.provider, "external_id": event.external_id}, defaults)
 
 
-def locked_or_created(model, lookup: dict, defaults: dict):
-    """The row ``lookup`` names, locked FOR NO KEY UPDATE, or a new one: (row, created)."""
+def locked_or_created(model, lookup: dict, defaults: dict, *, before_create=None):
+    """The row ``lookup`` names, locked FOR NO KEY UPDATE, or a new one: (row, created).
+
+    ``before_create`` runs when there is no such row yet; it may raise to create nothing."""
     row = model.objects.select_for_update(no_key=True).filter(**lookup).first()
     if row is not None:
         return row, False
+    if before_create is not None:
+        before_create()
     try:
         with transaction.atomic():
             return model.objects.create(**lookup, **defaults), True
@@ -294,7 +306,12 @@ def _message_apply(event: ChannelEvent, delivery: WebhookDelivery) -> None:
     }
     if event.status in TIMESTAMP_OF:
         defaults[TIMESTAMP_OF[event.status]] = at
-    message, created = _locked_or_created(Message, event, defaults)
+    message, created = _ours(event), False
+    if message is None:
+        lookup = {"provider": event.provider, "external_id": event.external_id}
+        message, created = locked_or_created(
+            Message, lookup, defaults, before_create=lambda: _not_before_our_send(event)
+        )
     if created:
         _message_record(message, at)
         if message.entry_id is not None:
@@ -317,6 +334,32 @@ def _message_apply(event: ChannelEvent, delivery: WebhookDelivery) -> None:
     elif moved:
         timeline_refresh(message, message_payload(message))
     message.save()
+
+
+class SendInFlight(Later):
+    """A status for an id we don't know yet while one of our sends is in flight: it may be ours."""
+
+
+def _ours(event: ChannelEvent) -> Message | None:
+    """The outbound message a WhatsApp status names by our key (``biz_opaque_callback_data``), locked."""
+    ref = str(event.raw.get("biz_opaque_callback_data") or "") if event.kind == "status" else ""
+    if not ref:
+        return None
+    message = Message.objects.select_for_update(no_key=True).filter(client_ref=ref, provider=event.provider).first()
+    if message is not None:
+        from messaging.outbound import message_settle
+
+        message_settle(message, event.external_id)
+    return message
+
+
+def _not_before_our_send(event: ChannelEvent) -> None:
+    """Twilio echoes no key of ours: a status that may belong to a send still in flight waits for it
+    (the sender names the message by the provider's id as soon as the provider answers)."""
+    from messaging.outbound import sends_in_flight
+
+    if event.kind == "status" and sends_in_flight(event.provider):
+        raise SendInFlight(f"{event.provider} {event.external_id}: one of our sends is in flight; retried next run")
 
 
 # --- calls ---------------------------------------------------------------------------------------

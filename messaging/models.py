@@ -1,5 +1,6 @@
 """Channel accounts and the webhook deliveries they receive (stored first, processed after)."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -15,6 +16,7 @@ from messaging.choices import (
     EmailStatus,
     Endpoint,
     Provider,
+    SendState,
 )
 
 
@@ -26,6 +28,9 @@ class ChannelAccount(models.Model):
     name = models.CharField(_("name"), max_length=200)
     is_active = models.BooleanField(_("active"), default=True)
     account_sid = models.CharField(_("Twilio account SID"), max_length=64, blank=True)
+    from_number = models.CharField(
+        _("sender number"), max_length=32, blank=True, help_text=_("Twilio: the number messages are sent from.")
+    )
     phone_number_id = models.CharField(_("WhatsApp phone number ID"), max_length=64, blank=True)
     secrets_encrypted = models.TextField(editable=False, blank=True)
     secrets_fingerprint = models.CharField(_("secrets fingerprint"), max_length=64, editable=False, blank=True)
@@ -181,6 +186,30 @@ class Message(CounterpartMixin):
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    # Outbound messages the firm sends (messaging.outbound); blank on everything a webhook brought.
+    template = models.JSONField(_("template"), null=True, blank=True, help_text=_("WhatsApp: {name, language}."))
+    client_ref = models.CharField(_("idempotency key"), max_length=64, blank=True)
+    send_state = models.CharField(_("sending"), max_length=16, choices=SendState.choices, blank=True)
+    send_attempts = models.PositiveSmallIntegerField(_("send attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    send_started_at = models.DateTimeField(_("last attempt started at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    account = models.ForeignKey(
+        ChannelAccount,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="messages",
+        verbose_name=_("account"),
+    )
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("sent by"),
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -188,9 +217,19 @@ class Message(CounterpartMixin):
         verbose_name_plural = _("messages")
         constraints = [
             models.UniqueConstraint(fields=["provider", "external_id"], name="messaging_message_once"),
+            # One message per idempotency key: a retried POST finds the first one.
+            models.UniqueConstraint(
+                fields=["client_ref"], condition=~Q(client_ref=""), name="messaging_message_client_ref_once"
+            ),
         ]
         indexes = [
             models.Index(fields=["subject_type", "subject_id"], name="messaging_message_subject"),
+            # The sender's queue: only what is still to send.
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=Q(send_state__in=["pending", "sending"]),
+                name="messaging_message_to_send",
+            ),
             # The unmatched inbox, newest first, and the per-channel lists and conversations.
             models.Index(
                 fields=["created_at", "id"], condition=Q(subject_id__isnull=True), name="messaging_message_unmatched"
@@ -199,7 +238,7 @@ class Message(CounterpartMixin):
         ]
 
     def __str__(self) -> str:
-        return f"{self.channel} {self.external_id}"
+        return f"{self.get_channel_display()} {self.external_id}"
 
 
 class Call(CounterpartMixin):
@@ -231,7 +270,7 @@ class Call(CounterpartMixin):
         ]
 
     def __str__(self) -> str:
-        return f"call {self.external_id}"
+        return _("Call {id}").format(id=self.external_id)
 
 
 class EmailCampaign(models.Model):
@@ -303,7 +342,7 @@ class EmailMessage(CounterpartMixin):
         ]
 
     def __str__(self) -> str:
-        return f"email {self.message_id}"
+        return _("Email {id}").format(id=self.message_id)
 
     @property
     def external_id(self) -> str:
@@ -339,4 +378,4 @@ class EmailEvent(models.Model):
         indexes = [models.Index(fields=["message", "event"], name="messaging_email_event_kind")]
 
     def __str__(self) -> str:
-        return f"{self.event} {self.idempotency_key}"
+        return f"{self.get_event_display()} {self.occurred_at:%Y-%m-%d %H:%M}"

@@ -30,6 +30,11 @@ BATCH = 200
 _HANDLERS: dict[str, Callable[[WebhookDelivery], None]] = {}
 
 
+class Later(Exception):  # noqa: N818 - a kind of outcome, not only an error
+    """Raised by a handler for a delivery that can't process yet (it waits for something): retried by
+    the next run like any transient failure, and logged as information, not as an error."""
+
+
 class Permanent(Exception):  # noqa: N818 - a kind of outcome, not only an error
     """Raised by a handler for a delivery that will never process: kept as its error, not retried."""
 
@@ -60,6 +65,9 @@ def deliveries_process(*, batch: int = BATCH, older_than_seconds: int = 0) -> in
                     with transaction.atomic():
                         _HANDLERS[delivery.endpoint](delivery)
                     finished.append(delivery.pk)
+                except Later as exc:
+                    log.info("delivery %s waits: %s", delivery.pk, exc)
+                    failed.append((delivery.pk, f"{type(exc).__name__}: {exc}"[:2000]))
                 except Permanent as exc:
                     log.warning("delivery %s will never process: %s", delivery.pk, exc)
                     given_up.append((delivery.pk, f"{type(exc).__name__}: {exc}"[:2000]))

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.services import audit_record, snapshot
 from messaging import crypto
-from messaging.choices import IDENTIFIERS, SECRETS, Provider
+from messaging.choices import IDENTIFIERS, OPTIONAL_CREDENTIALS, SECRETS, Provider
 from messaging.models import ChannelAccount, RejectedDelivery, WebhookDelivery
 from traf3li.core.writes import apply_changes, copy_saved
 
@@ -44,7 +44,7 @@ def _split_credentials(provider: str, credentials: dict, *, partial: bool, curre
     secrets = dict(current or {})
     secrets.update({name: str(credentials[name]).strip() for name in secret_names if name in credentials})
     if not partial:
-        for name in expected:
+        for name in (name for name in expected if name not in OPTIONAL_CREDENTIALS):
             if not (columns.get(name) if name in identifiers else secrets.get(name)):
                 errors[name] = str(ERROR_MISSING_CREDENTIAL.format(provider=label))
     if errors:

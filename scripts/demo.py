@@ -19,6 +19,8 @@ from services import STATE, Stop, on_stop_signals, spawn, stop  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 PORT = os.environ.get("PORT", "8000")
+# The demo's accounts are not real: messages sent from the demo are logged by the worker, not sent.
+os.environ.setdefault("MESSAGING_OUTBOUND", "console")
 PLATFORM_ADMIN = ("platform", "demo-platform-2026")
 
 

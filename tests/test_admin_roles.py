@@ -14,7 +14,7 @@ from django_tenants.utils import schema_context
 from audit.models import AuditEvent
 from conftest import browser_for
 from messaging import services as channels
-from messaging.models import RejectedDelivery
+from messaging.models import Call, EmailCampaign, EmailMessage, Message, RejectedDelivery
 from timeline.activities import services as activities
 from timeline.activities.choices import ActivityState, ReminderBucket
 from timeline.activities.deadlines import firm_today
@@ -45,6 +45,9 @@ RIGHTS = {
     ("messaging", "channelaccount"): {"admin": VAC, "lawyer": NONE, "staff": NONE},
     ("messaging", "webhookdelivery"): {"admin": V, "lawyer": NONE, "staff": NONE},  # as received
     ("messaging", "rejecteddelivery"): {"admin": V, "lawyer": NONE, "staff": NONE},
+    # messages, calls and emails as the providers reported them: everyone reads, nobody edits
+    **{("messaging", model): {"admin": V, "lawyer": V, "staff": V} for model in ("message", "call", "emailmessage")},
+    ("messaging", "emailcampaign"): {"admin": V, "lawyer": V, "staff": V},
 }
 
 # (app_label, model) -> {role: the actions its changelist offers}.
@@ -88,6 +91,10 @@ def samples(firm_a, people):
             provider="mailgun", endpoint="mailgun", account=channel, headers={}, body=b"{}"
         )
         channels.delivery_refused(provider="mailgun", reason="bad_signature")
+        message = Message.objects.create(provider="twilio", channel="sms", external_id="SMroles", status="sent")
+        call = Call.objects.create(provider="twilio", external_id="CAroles", status="completed")
+        campaign = EmailCampaign.objects.create(provider="sendgrid", name="Roles campaign")
+        email = EmailMessage.objects.create(provider="sendgrid", message_id="roles-1", campaign=campaign)
         return {
             ("crm", "organization"): organization,
             ("crm", "client"): client,
@@ -104,6 +111,10 @@ def samples(firm_a, people):
             ("messaging", "channelaccount"): channel,
             ("messaging", "webhookdelivery"): delivery,
             ("messaging", "rejecteddelivery"): RejectedDelivery.objects.get(),
+            ("messaging", "message"): message,
+            ("messaging", "call"): call,
+            ("messaging", "emailmessage"): email,
+            ("messaging", "emailcampaign"): campaign,
         }
 
 

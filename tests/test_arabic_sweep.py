@@ -39,6 +39,8 @@ DATA_PATTERNS = [
     re.compile(r"\bYYYY-MM-DD\b"),  # a date format, as typed
     re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"),  # request ids
     re.compile(r"\b[A-Z][a-z]+/[A-Za-z_]+(/[A-Za-z_]+)?\b"),  # IANA time zones
+    re.compile(r"\bwamid\.[A-Za-z0-9_=-]+|\b(SM|MM|CA)[0-9a-f]{32}\b"),  # providers' message and call ids
+    re.compile(r"\b[0-9a-f]{8,}\.[\w.]+\b"),  # an email's provider message id
 ]
 LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
 SNAKE_CASE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
@@ -135,7 +137,68 @@ def filled_firm(firm_a):
         record(client, kind="status_change", title="تغيّرت حالة العميل", status="active", performed_by=lawyer)
         record(contact, kind="call", title="مكالمة مع العميل", payload={"duration_seconds": 30})
         record(case, kind="email", title="رسالة إلى المحكمة", related=[contact])
+        _channels(client, lawyer)
     return {"client": client, "case": case, "held": held, "activity": activity, "lawyer": lawyer}
+
+
+def _channels(client, lawyer):
+    """A sent message with its history, a call, and an email with its events, as the providers reported them."""
+    from messaging.models import Call, EmailCampaign, EmailEvent, EmailMessage, Message
+
+    at = "2026-11-30T09:00:00+00:00"
+    Message.objects.create(
+        provider="whatsapp",
+        channel="whatsapp",
+        direction="outbound",
+        external_id="wamid.HBgLOTY2NTAxMjM0NTY3",
+        to_address="+966501234567",
+        body="موعد الجلسة يوم الأحد",
+        message_type="text",
+        status="failed",
+        status_history=[
+            {"status": "queued", "at": at, "error_code": "", "error_message": ""},
+            {"status": "failed", "at": at, "error_code": "131026", "error_message": "الرقم غير متاح"},
+        ],
+        send_state="failed",
+        sent_by=lawyer,
+        subject_type="client",
+        subject_id=client.pk,
+    )
+    Call.objects.create(
+        provider="twilio",
+        external_id="CA0b6e2697aae04182a9f5b5c7a8994c7f",
+        direction="inbound",
+        from_address="+966501234567",
+        status="completed",
+        outcome="voicemail",
+        duration_seconds=42,
+        status_history=[{"status": "completed", "at": at, "error_code": "", "error_message": ""}],
+    )
+    campaign = EmailCampaign.objects.create(provider="sendgrid", name="نشرة المكتب")
+    email = EmailMessage.objects.create(
+        provider="sendgrid",
+        message_id="14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
+        recipient="a@b.sa",
+        campaign=campaign,
+        status="delivered",
+        opens=1,
+    )
+    EmailEvent.objects.create(
+        provider="sendgrid",
+        idempotency_key="sweep-open",
+        message=email,
+        event="open",
+        occurred_at=at,
+        device="mobile",
+    )
+
+
+def hearing_week(firm) -> str:
+    """The date of the sweep's hearing in the firm's zone: its week is the calendar page to read."""
+    from timeline.events.models import Event
+
+    with schema_context(firm.schema_name):
+        return Event.objects.order_by("pk").values_list("start_date", flat=True).first().isoformat()
 
 
 def admin_pages(filled_firm, firm, user):

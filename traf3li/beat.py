@@ -25,6 +25,9 @@ BEAT_SCHEDULE: dict[str, dict] = {
     # (Redis down at delivery, a worker killed mid-batch). A minute bounds that delay; an idle tick
     # is one partial-index probe.
     "deliveries-sweep": {"task": "messaging.tasks.deliveries_sweep_task", "schedule": timedelta(minutes=1)},
+    # Outbound messages are sent by a task queued at their commit and at each retry's due time; this
+    # sends what those missed (Redis down) within a minute, and settles sends whose worker died.
+    "outbound-sweep": {"task": "messaging.tasks.outbound_sweep_task", "schedule": timedelta(minutes=1)},
 }
 
 # Entries beat also sends once as it starts, to every firm. Without this the first reminder run came

@@ -60,6 +60,22 @@ TRUSTED_PROXIES = [value.strip() for value in os.environ.get("TRUSTED_PROXIES", 
 # Without any, one is derived from SECRET_KEY.
 CHANNEL_SECRET_KEYS = [value.strip() for value in os.environ.get("CHANNEL_SECRET_KEYS", "").split(",") if value.strip()]
 
+# Outbound WhatsApp and SMS (messaging.outbound): "provider" speaks to Meta's Graph API and Twilio's
+# REST API; "console" only logs (development, the demo). The base URLs are settings so that tests
+# point them at a fake provider on loopback.
+MESSAGING_OUTBOUND = os.environ.get("MESSAGING_OUTBOUND", "provider")
+WHATSAPP_GRAPH_URL = os.environ.get("WHATSAPP_GRAPH_URL", "https://graph.facebook.com")
+WHATSAPP_GRAPH_VERSION = os.environ.get("WHATSAPP_GRAPH_VERSION", "v21.0")
+TWILIO_API_URL = os.environ.get("TWILIO_API_URL", "https://api.twilio.com")
+MESSAGING_SEND_TIMEOUT = 15.0  # seconds for the provider's answer
+MESSAGING_SEND_CONNECT_TIMEOUT = 5.0
+MESSAGING_SEND_BACKOFF = (30.0, 3600.0)  # first retry after ~30 s, doubling, at most an hour apart
+MESSAGING_SEND_MAX_ATTEMPTS = 6  # about 30 minutes of retries in all, then the message fails
+# A send that started this long ago and recorded no outcome lost its worker: outcome unknown.
+MESSAGING_SENDING_STALE_SECONDS = 600
+# The scheme of the firm's public URLs (Twilio's status callback names the firm's host).
+PUBLIC_URL_SCHEME = os.environ.get("PUBLIC_URL_SCHEME", "https")
+
 # --- tenancy -------------------------------------------------------------------------------
 # The public schema holds firms, their domains, platform admins and the beat schedule. Every
 # firm's schema holds its own users, tokens, sessions and all business data (ADR 0001).

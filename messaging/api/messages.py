@@ -1,21 +1,26 @@
-"""Read-only WhatsApp and SMS: ``/api/v1/<whatsapp|sms>/messages/`` and ``/whatsapp/conversations/``.
+"""WhatsApp and SMS: ``/api/v1/<whatsapp|sms>/messages/`` and ``/whatsapp/conversations/``.
 
-Sending is not here. Any user of the firm may read. A list is one query for its page plus one
-per subject type on it (the subjects' names), whatever the page size.
+Any user of the firm may read and send. A list is one query for its page plus one per subject type
+on it (the subjects' names), whatever the page size. ``POST`` queues a message for sending
+(``messaging.outbound``): 201 with the message as ``queued``; the same ``Idempotency-Key`` header
+again answers 200 with the first message and sends nothing more.
 """
 
 import django_filters
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
-from rest_framework import serializers
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.mixins import CreateModelMixin
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from messaging import selectors
+from messaging import outbound, selectors
 from messaging.api.inbox import RowsKeysetPagination
 from messaging.choices import Direction
 from messaging.models import Message
-from traf3li.api.fields import SUBJECT_SCHEMA
+from traf3li.api.fields import SUBJECT_SCHEMA, SubjectField
 from traf3li.api.filters import SubjectFilter
 from traf3li.api.views import FirmReadOnlyViewSet, FirmViewSetMixin
 
@@ -98,6 +103,10 @@ class MessageSerializer(serializers.ModelSerializer):
             "subject",
             "entry_id",
             "tracking",
+            "send_state",
+            "send_attempts",
+            "next_attempt_at",
+            "last_error",
             "created_at",
             "updated_at",
         ]
@@ -117,8 +126,28 @@ class MessageSerializer(serializers.ModelSerializer):
         return {"provider": message.provider, "external_id": message.external_id}
 
 
-class MessageViewSet(FirmReadOnlyViewSet):
-    """A channel's messages, newest first, with their delivery statuses."""
+class TemplateSerializer(serializers.Serializer):
+    name = serializers.RegexField(r"^[a-z0-9_]{1,512}$", help_text="The approved template's name.")
+    language = serializers.RegexField(r"^[A-Za-z]{2,3}(_[A-Za-z0-9]{2,8})?$", help_text="Its language code: ar, en_US.")
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    description="Up to 64 letters, digits, '-' or '_'. The same key again returns the first message, unsent again.",
+)
+
+
+class MessageSendSerializer(serializers.Serializer):
+    to = serializers.CharField(max_length=64, help_text="The recipient's phone number (E.164, or national).")
+    body = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    template = TemplateSerializer(required=False, help_text="WhatsApp only: an approved template, instead of a body.")
+    subject = SubjectField(required=False, help_text="The record whose timeline shows it; else the recipient's.")
+
+
+class MessageViewSet(CreateModelMixin, FirmReadOnlyViewSet):
+    """A channel's messages, newest first, with their delivery statuses; POST sends one."""
 
     serializer_class = MessageSerializer
     filterset_class = MessageFilterSet
@@ -127,6 +156,37 @@ class MessageViewSet(FirmReadOnlyViewSet):
 
     def get_queryset(self):
         return selectors.message_list(self.channel)
+
+    @extend_schema(
+        request=MessageSendSerializer,
+        responses={201: MessageSerializer, 200: MessageSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    def create(self, request, *args, **kwargs):
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if key and not outbound.CLIENT_REF.fullmatch(key):
+            raise serializers.ValidationError({"Idempotency-Key": ["Up to 64 letters, digits, '-' or '_'."]})
+        incoming = MessageSendSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        queued = outbound.message_queue(
+            channel=self.channel,
+            to=data["to"],
+            body=data["body"],
+            template=dict(data["template"]) if data.get("template") else None,
+            subject=data.get("subject"),
+            client_ref=key,
+            actor=request.user,
+        )
+        answer = status.HTTP_201_CREATED if queued.created else status.HTTP_200_OK
+        return Response(self.get_serializer(queued.message).data, status=answer)
+
+    @extend_schema(request=None, responses={200: MessageSerializer})
+    @action(detail=True, methods=["post"])
+    def resend(self, request, *args, **kwargs):
+        """Send again a message whose outcome is unknown or that failed (after checking with the provider)."""
+        message = outbound.message_resend(message=self.get_object(), actor=request.user)
+        return Response(self.get_serializer(message).data)
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))

@@ -1,6 +1,9 @@
+import socket
+
 import pytest
 
 from messaging.webhooks import accounts_forget
+from traf3li.celery import app
 
 
 @pytest.fixture(autouse=True)
@@ -19,3 +22,22 @@ def _fresh_match_memo():
     counterpart_forget()
     yield
     counterpart_forget()
+
+
+def dead_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # closed again when the block ends: nothing listens there
+
+
+@pytest.fixture
+def redis_down():
+    """The app's broker URL on a dead port, with fresh pools; the live ones come back afterwards."""
+    saved = app.conf.broker_url, app._pool, app.amqp._producer_pool
+    app.conf.broker_url = f"redis://127.0.0.1:{dead_port()}/0"
+    app._pool = app.amqp._producer_pool = None  # both were made for the live broker
+    yield
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app.conf.broker_url = saved[0]
+    app._pool, app.amqp._producer_pool = saved[1], saved[2]

@@ -36,3 +36,46 @@ def test_an_account_without_its_secret_is_refused_by_the_form(firm_a, admin_a):
     assert page.status_code == 200 and "required for Twilio (voice and SMS)" in page.content.decode()
     with schema_context(firm_a.schema_name):
         assert not ChannelAccount.objects.exists()
+
+
+def test_staff_read_messages_and_resend_one_whose_outcome_is_unknown(firm_a, staff_a):
+    from messaging.models import Message
+
+    with schema_context(firm_a.schema_name):
+        account = ChannelAccount.objects.create(provider="whatsapp", name="wa", phone_number_id="1")
+        unknown = Message.objects.create(
+            provider="whatsapp",
+            channel="whatsapp",
+            direction="outbound",
+            external_id="out:abc",
+            client_ref="abc",
+            to_address="+966501234567",
+            status="queued",
+            send_state="uncertain",
+            account=account,
+        )
+        sent = Message.objects.create(
+            provider="whatsapp",
+            channel="whatsapp",
+            direction="outbound",
+            external_id="wamid.x",
+            client_ref="def",
+            to_address="+966501234568",
+            status="read",
+            send_state="sent",
+            account=account,
+        )
+    browser = browser_for(firm_a, staff_a)
+    page = browser.get(f"/admin/messaging/message/{unknown.pk}/change/")
+    assert page.status_code == 200 and "Outcome unknown" in page.content.decode()
+    answer = browser.post(
+        "/admin/messaging/message/",
+        {"action": "resend_selected", "_selected_action": [unknown.pk, sent.pk]},
+        follow=True,
+    )
+    html = answer.content.decode()
+    assert "1 message will be sent again." in html and "+966501234568" in html  # the sent one is named, refused
+    with schema_context(firm_a.schema_name):
+        unknown.refresh_from_db()
+        sent.refresh_from_db()
+    assert (unknown.send_state, sent.send_state) == ("pending", "sent")

@@ -2,35 +2,13 @@
 processes it once Redis is back. The broker is a real Redis URL on a port nothing listens on."""
 
 import json
-import socket
 import time
 
-import pytest
 from django.test import Client as HttpClient
 from django_tenants.utils import schema_context
 
 from messaging import processing, services, signatures
 from messaging.models import WebhookDelivery
-from traf3li.celery import app
-
-
-def dead_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]  # closed again when the block ends: nothing listens there
-
-
-@pytest.fixture
-def redis_down():
-    """The app's broker URL on a dead port, with fresh pools; the live ones come back afterwards."""
-    saved = app.conf.broker_url, app._pool, app.amqp._producer_pool
-    app.conf.broker_url = f"redis://127.0.0.1:{dead_port()}/0"
-    app._pool = app.amqp._producer_pool = None  # both were made for the live broker
-    yield
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app.conf.broker_url = saved[0]
-    app._pool, app.amqp._producer_pool = saved[1], saved[2]
 
 
 def test_a_delivery_during_a_redis_outage_is_stored_and_processed_by_the_sweeper(

@@ -42,6 +42,12 @@ _EVERYONE = {
     # Activities are never deleted (ADR 0022): cancel one instead. Completing and cancelling are changes.
     "activities.activity": ("view", "add", "change"),
     "activities.activitytype": ("view",),
+    # Messages, calls and emails are as the providers reported them: read by all, changed by none.
+    # Sending goes through the API (and a resend through the message's admin action).
+    "messaging.message": ("view",),
+    "messaging.call": ("view",),
+    "messaging.emailmessage": ("view",),
+    "messaging.emailcampaign": ("view",),
 }
 _LAWYER_EXTRA = {"crm.case": ("delete",)}
 
