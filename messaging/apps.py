@@ -25,6 +25,13 @@ class MessagingConfig(AppConfig):
         for endpoint, handler in HANDLERS.items():
             delivery_handler_register(endpoint, handler)
 
+        # The same outcome for SMS and WhatsApp, set-based per batch (messaging.batch).
+        from messaging.batch import PARSERS, messages_batch
+        from messaging.processing import delivery_batch_handler_register
+
+        for endpoint in PARSERS:
+            delivery_batch_handler_register(endpoint, messages_batch)
+
         # Email events (SendGrid, Mailgun): emails, campaigns and their timeline entries.
         from messaging.email import HANDLERS as EMAIL_HANDLERS
 

@@ -291,8 +291,8 @@ def _message_record(message: Message, at: datetime) -> None:
     )
 
 
-def _message_apply(event: ChannelEvent, delivery: WebhookDelivery) -> None:
-    at = event_time(event, delivery)
+def message_defaults(event: ChannelEvent, at: datetime) -> dict:
+    """The columns of a message its first event creates."""
     defaults = {
         "channel": event.channel,
         "direction": event.direction,
@@ -306,17 +306,12 @@ def _message_apply(event: ChannelEvent, delivery: WebhookDelivery) -> None:
     }
     if event.status in TIMESTAMP_OF:
         defaults[TIMESTAMP_OF[event.status]] = at
-    message, created = _ours(event), False
-    if message is None:
-        lookup = {"provider": event.provider, "external_id": event.external_id}
-        message, created = locked_or_created(
-            Message, lookup, defaults, before_create=lambda: _not_before_our_send(event)
-        )
-    if created:
-        _message_record(message, at)
-        if message.entry_id is not None:
-            message.save(update_fields=["subject_type", "subject_id", "entry_id", "updated_at"])
-        return
+    return defaults
+
+
+def message_take(message: Message, event: ChannelEvent, at: datetime) -> bool:
+    """A later event of a stored message, in memory: its history, its status if it moves forward
+    (returns whether it did), the times and what the message didn't know yet."""
     message.status_history = [*message.status_history, _history_item(event, at)]
     moved = parsers.advances(message.status, event.status)
     if moved:
@@ -329,6 +324,23 @@ def _message_apply(event: ChannelEvent, delivery: WebhookDelivery) -> None:
         message.message_type = message.message_type or event.message_type[:32]
         message.media = message.media or [dict(item) for item in event.media]
     _fill_blanks(message, event)
+    return moved
+
+
+def _message_apply(event: ChannelEvent, delivery: WebhookDelivery) -> None:
+    at = event_time(event, delivery)
+    message, created = _ours(event), False
+    if message is None:
+        lookup = {"provider": event.provider, "external_id": event.external_id}
+        message, created = locked_or_created(
+            Message, lookup, message_defaults(event, at), before_create=lambda: _not_before_our_send(event)
+        )
+    if created:
+        _message_record(message, at)
+        if message.entry_id is not None:
+            message.save(update_fields=["subject_type", "subject_id", "entry_id", "updated_at"])
+        return
+    moved = message_take(message, event, at)
     if message.entry_id is None:  # unmatched so far: the CRM or this event may know it now
         _message_record(message, at)
     elif moved:

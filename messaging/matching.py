@@ -68,6 +68,39 @@ def counterpart(address: str, channel: str) -> tuple[models.Model | None, list[m
     return subject, related
 
 
+def counterparts_prefetch(pairs) -> None:
+    """Look up many ``(address, channel)`` pairs at once (a batch): one query per record kind and
+    address kind for what the memo doesn't know, after which ``counterpart`` answers from the memo."""
+    now, wanted = time.monotonic(), {}
+    for address, channel in pairs:
+        kind, value = normalize_address(address, channel)
+        key = (connection.schema_name, kind, value)
+        cached = _memo.get(key)
+        if value and (cached is None or now - cached[0] >= MATCH_TTL):
+            wanted.setdefault(kind, set()).add(value)
+    if not wanted:
+        return
+    if len(_memo) + sum(map(len, wanted.values())) >= MATCH_MEMO_SIZE:
+        _memo.clear()
+    found: dict[tuple[str, str], list] = {}
+    for model in MATCHED_MODELS:  # the rule's order, newest first within each kind
+        for kind, values in wanted.items():
+            if kind == "phone":
+                rows = model.objects.filter(phone__in=values).annotate(matched_address=models.F("phone"))
+            else:
+                rows = model.objects.alias(email_lower=Lower("email")).filter(email_lower__in=values)
+                rows = rows.annotate(matched_address=Lower("email"))
+            for row in rows.order_by("-created_at", "-id"):
+                found.setdefault((kind, row.matched_address), []).append(row)
+    for kind, values in wanted.items():
+        for value in values:
+            matches = found.get((kind, value), [])
+            _memo[(connection.schema_name, kind, value)] = (
+                now,
+                (matches[0], tuple(matches[1:])) if matches else (None, ()),
+            )
+
+
 def counterpart_forget() -> None:
     """Forget the memo (a triage that must see a record at once, tests)."""
     _memo.clear()

@@ -28,6 +28,9 @@ from messaging.models import WebhookDelivery
 log = logging.getLogger(__name__)
 BATCH = 200
 _HANDLERS: dict[str, Callable[[WebhookDelivery], None]] = {}
+# Set-based handlers of a whole batch of one endpoint: they return the ids they handled, and the
+# rest (or, when they raise, all of it, their savepoint rolled back) goes through _HANDLERS one by one.
+_BATCH_HANDLERS: dict[str, Callable[[list[WebhookDelivery]], set[int]]] = {}
 
 
 class Later(Exception):  # noqa: N818 - a kind of outcome, not only an error
@@ -45,6 +48,30 @@ def delivery_handler_register(endpoint: str, handler: Callable[[WebhookDelivery]
 
 def delivery_handler_unregister(endpoint: str) -> None:
     _HANDLERS.pop(endpoint, None)
+    _BATCH_HANDLERS.pop(endpoint, None)
+
+
+def delivery_batch_handler_register(endpoint: str, handler: Callable[[list[WebhookDelivery]], set[int]]) -> None:
+    """A set-based handler for the endpoint's deliveries, beside its per-delivery handler (which it must match)."""
+    _BATCH_HANDLERS[endpoint] = handler
+
+
+def _batched(claimed: list[WebhookDelivery]) -> set[int]:
+    """What the set-based handlers took of the batch (each endpoint's share in a savepoint)."""
+    by_endpoint: dict[str, list[WebhookDelivery]] = {}
+    for delivery in claimed:
+        by_endpoint.setdefault(delivery.endpoint, []).append(delivery)
+    handled = set()
+    for endpoint, deliveries in by_endpoint.items():
+        handler = _BATCH_HANDLERS.get(endpoint)
+        if handler is None or len(deliveries) < 2:
+            continue
+        try:
+            with transaction.atomic():
+                handled |= handler(deliveries)
+        except Exception as exc:  # noqa: BLE001 - undone; the per-delivery path decides each one
+            log.info("batch of %s %s deliveries handed to the per-delivery path: %s", len(deliveries), endpoint, exc)
+    return handled
 
 
 def deliveries_process(*, batch: int = BATCH, older_than_seconds: int = 0) -> int:
@@ -59,8 +86,11 @@ def deliveries_process(*, batch: int = BATCH, older_than_seconds: int = 0) -> in
             claimed = list(owed.select_for_update(skip_locked=True).order_by("received_at", "id")[:batch])
             if not claimed:
                 return done
-            finished, failed, given_up = [], [], []
+            batched = _batched(claimed)
+            finished, failed, given_up = [pk for pk in (d.pk for d in claimed) if pk in batched], [], []
             for delivery in claimed:
+                if delivery.pk in batched:
+                    continue
                 try:
                     with transaction.atomic():
                         _HANDLERS[delivery.endpoint](delivery)

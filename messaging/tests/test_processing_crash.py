@@ -26,8 +26,8 @@ from timeline.models import Entry
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# The killed worker: the app's own processing, with the SMS handler wrapped to die after `KILL_AFTER`
-# of this run's deliveries, inside the batch's transaction.
+# The killed worker: the app's own processing, its SMS handlers wrapped to die inside the batch's
+# transaction once they have handled `kill_after` of this run's deliveries (set-based or one by one).
 WORKER = """
 import os, signal, sys
 import django
@@ -44,7 +44,15 @@ def dying(delivery):
         seen.append(delivery.pk)
         if len(seen) == kill_after:
             os.kill(os.getpid(), signal.SIGKILL)
+def dying_batch(deliveries):
+    handled = real_batch(deliveries)
+    seen.extend(d.pk for d in deliveries if d.pk in handled and marker in bytes(d.body))
+    if len(seen) >= kill_after:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return handled
+real_batch = processing._BATCH_HANDLERS["twilio_sms"]
 processing.delivery_handler_register("twilio_sms", dying)
+processing.delivery_batch_handler_register("twilio_sms", dying_batch)
 processing.deliveries_process()
 """
 
@@ -131,13 +139,22 @@ def test_two_workers_at_once_split_the_queue_and_process_each_delivery_once(scra
     sids = _store(account, marker, 120)
     barrier, done, errors = threading.Barrier(2), [], []
     mine = set(WebhookDelivery.objects.filter(account=account).values_list("pk", flat=True))
-    real = processing._HANDLERS["twilio_sms"]
+    real, real_batch = processing._HANDLERS["twilio_sms"], processing._BATCH_HANDLERS["twilio_sms"]
     handled_by: dict[int, list[str]] = {}
+
+    def note(pk):
+        if pk in mine:
+            handled_by.setdefault(pk, []).append(threading.current_thread().name)
 
     def recording(delivery):
         real(delivery)
-        if delivery.pk in mine:
-            handled_by.setdefault(delivery.pk, []).append(threading.current_thread().name)
+        note(delivery.pk)
+
+    def recording_batch(deliveries):
+        handled = real_batch(deliveries)
+        for pk in handled:
+            note(pk)
+        return handled
 
     def worker():
         try:
@@ -150,6 +167,7 @@ def test_two_workers_at_once_split_the_queue_and_process_each_delivery_once(scra
             connection.close()
 
     processing.delivery_handler_register("twilio_sms", recording)
+    processing.delivery_batch_handler_register("twilio_sms", recording_batch)
     try:
         threads = [threading.Thread(target=worker, name=f"worker-{n}") for n in range(2)]
         for thread in threads:
@@ -158,6 +176,7 @@ def test_two_workers_at_once_split_the_queue_and_process_each_delivery_once(scra
             thread.join(timeout=120)
     finally:
         processing.delivery_handler_register("twilio_sms", real)
+        processing.delivery_batch_handler_register("twilio_sms", real_batch)
     assert errors == []
     # each delivery handled by exactly one worker, and both workers took part
     assert sorted(handled_by) == sorted(mine) and all(len(names) == 1 for names in handled_by.values())
