@@ -12,6 +12,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from audit.models import AuditEvent
+from billing import services as billing
 from conftest import browser_for
 from messaging import services as channels
 from messaging.models import Call, EmailCampaign, EmailMessage, Message, RejectedDelivery
@@ -48,6 +49,9 @@ RIGHTS = {
     # messages, calls and emails as the providers reported them: everyone reads, nobody edits
     **{("messaging", model): {"admin": V, "lawyer": V, "staff": V} for model in ("message", "call", "emailmessage")},
     ("messaging", "emailcampaign"): {"admin": V, "lawyer": V, "staff": V},
+    # invoices are never deleted (gapless numbers); the firm's billing settings are one row, for admins
+    ("billing", "invoice"): {"admin": VAC, "lawyer": VAC, "staff": VAC},
+    ("billing", "billingsettings"): {"admin": VC, "lawyer": NONE, "staff": NONE},
 }
 
 # (app_label, model) -> {role: the actions its changelist offers}.
@@ -115,6 +119,8 @@ def samples(firm_a, people):
             ("messaging", "call"): call,
             ("messaging", "emailmessage"): email,
             ("messaging", "emailcampaign"): campaign,
+            ("billing", "invoice"): billing.invoice_create(client=client, items=[]),
+            ("billing", "billingsettings"): billing.billing_settings(),
         }
 
 

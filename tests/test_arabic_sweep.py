@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 # Data that is Latin in both languages: the firm's name, the probe's usernames, and a few names of
 # things that have no other name (languages named in themselves, standards, products).
-ALLOWED_DATA = ["Alpha Law", "alpha", "ar_sweep", "en_sweep", "sweep_lawyer", "English", "'phone'"]
+ALLOWED_DATA = ["Alpha Law", "alpha", "ar_sweep", "en_sweep", "sweep_lawyer", "English", "'phone'", "SAR"]
 ALLOWED_WORDS = {"API", "ID", "UTC", "ISO", "JSON", "SMS", "LDAP", "SID", "WhatsApp", "Twilio", "SendGrid", "Mailgun"}
 # The titles the services store on system entries are written in the firm's language, once (timeline/recorders.py,
 # timeline/activities/services.py): an English firm's read in English. test_system_entry_titles_* checks an Arabic one.
@@ -39,6 +39,8 @@ DATA_PATTERNS = [
     re.compile(r"\bYYYY-MM-DD\b"),  # a date format, as typed
     re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"),  # request ids
     re.compile(r"\b[A-Z][a-z]+/[A-Za-z_]+(/[A-Za-z_]+)?\b"),  # IANA time zones
+    re.compile(r"\bINV-\d{8}-\d+\b"),  # an invoice's number
+    re.compile(r"[A-Za-z0-9+/]{43,}={0,2}"),  # base64 digests (ZATCA's invoice hashes)
     re.compile(r"\bwamid\.[A-Za-z0-9_=-]+|\b(SM|MM|CA)[0-9a-f]{32}\b"),  # providers' message and call ids
     re.compile(r"\b[0-9a-f]{8,}\.[\w.]+\b"),  # an email's provider message id
 ]
@@ -138,7 +140,23 @@ def filled_firm(firm_a):
         record(contact, kind="call", title="مكالمة مع العميل", payload={"duration_seconds": 30})
         record(case, kind="email", title="رسالة إلى المحكمة", related=[contact])
         _channels(client, lawyer)
+        _invoice(case, lawyer)
     return {"client": client, "case": case, "held": held, "activity": activity, "lawyer": lawyer}
+
+
+def _invoice(case, lawyer):
+    """An issued invoice with a plan and a payment: its change page shows every billing field and button."""
+    from decimal import Decimal
+
+    from billing import services as billing
+
+    line = {"type": "time", "description": "مراجعة العقد", "quantity": Decimal("2"), "unit_price": Decimal("500"),
+            "task_code": "L120", "activity_code": "A104"}  # fmt: skip
+    invoice = billing.invoice_create(client=case.client, case=case, items=[line], actor=lawyer)
+    for action in (billing.invoice_submit, billing.invoice_approve, billing.invoice_send):
+        action(invoice=invoice, actor=lawyer)
+    billing.payment_plan_create(invoice=invoice, installments=2, actor=lawyer)
+    billing.payment_record(invoice=invoice, amount=Decimal("100.00"), method="cash", actor=lawyer)
 
 
 def _channels(client, lawyer):
@@ -191,14 +209,6 @@ def _channels(client, lawyer):
         occurred_at=at,
         device="mobile",
     )
-
-
-def hearing_week(firm) -> str:
-    """The date of the sweep's hearing in the firm's zone: its week is the calendar page to read."""
-    from timeline.events.models import Event
-
-    with schema_context(firm.schema_name):
-        return Event.objects.order_by("pk").values_list("start_date", flat=True).first().isoformat()
 
 
 def admin_pages(filled_firm, firm, user):

@@ -30,6 +30,8 @@ CHOICES_MODULES = [
     "traf3li.crm.choices",
     "traf3li.users.models",
     "messaging.choices",
+    "billing.choices",
+    "billing.models",
 ]
 ARABIC = re.compile(r"[\u0600-\u06ff]")
 

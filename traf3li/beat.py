@@ -28,6 +28,9 @@ BEAT_SCHEDULE: dict[str, dict] = {
     # Outbound messages are sent by a task queued at their commit and at each retry's due time; this
     # sends what those missed (Redis down) within a minute, and settles sends whose worker died.
     "outbound-sweep": {"task": "messaging.tasks.outbound_sweep_task", "schedule": timedelta(minutes=1)},
+    # Overdue is a firm-local date: every 10 minutes turns invoices and installments overdue soon after the
+    # firm's midnight and folds the billing stats' deltas, while an idle tick is two partial-index probes.
+    "billing-sweep": {"task": "billing.tasks.billing_sweep_task", "schedule": timedelta(minutes=10)},
 }
 
 # Entries beat also sends once as it starts, to every firm. Without this the first reminder run came

@@ -48,8 +48,13 @@ _EVERYONE = {
     "messaging.call": ("view",),
     "messaging.emailmessage": ("view",),
     "messaging.emailcampaign": ("view",),
+    # Invoices are never deleted (gapless numbers); payments and plans are added through an invoice.
+    "billing.invoice": ("view", "add", "change"),
+    "billing.payment": ("view",),
+    "billing.paymentplan": ("view",),
 }
-_LAWYER_EXTRA = {"crm.case": ("delete",)}
+# Approving issues an invoice to ZATCA's chain and writing one off forgives a debt (billing ADR 0041).
+_LAWYER_EXTRA = {"crm.case": ("delete",), "billing.invoice": ("approve", "write_off")}
 
 
 def _expand(*grants: dict[str, tuple[str, ...]]) -> frozenset[str]:
