@@ -44,6 +44,14 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
 
 
 @pytest.fixture(autouse=True)
+def _no_tenant_cache(settings):
+    """Tests change firm rows inside transactions that roll back, and with ``update()``: in this
+    process each request looks its host up again. The cache's own tests turn it back on; the
+    browser tests' gunicorn keeps it, as in production."""
+    settings.TENANT_CACHE_MAX_AGE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def _public_schema_between_tests():
     """The tenant middleware never resets the schema: reset it around every test (no query)."""
     connection.set_schema_to_public()

@@ -122,6 +122,11 @@ SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
 # SET search_path only when the schema changes, not before every statement: the backend forgets
 # the cached path on ROLLBACK, ROLLBACK TO SAVEPOINT and close, the cases where PostgreSQL drops it.
 TENANT_LIMIT_SET_CALLS = True
+# host -> firm, remembered per process (traf3li.core.tenant_cache): another process's change of a
+# firm or domain is seen within TENANT_CACHE_CHECK_SECONDS (a version in Redis), and with Redis down
+# an entry is looked up again after TENANT_CACHE_MAX_AGE_SECONDS. 0 turns the cache off.
+TENANT_CACHE_CHECK_SECONDS = 1.0
+TENANT_CACHE_MAX_AGE_SECONDS = float(os.environ.get("TENANT_CACHE_MAX_AGE_SECONDS", "30"))
 
 MIDDLEWARE = [
     # /healthz answers on any host (a load balancer checks the IP) and before anything that queries
@@ -132,7 +137,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "traf3li.api.middleware.ApiJsonErrorsMiddleware",  # outside the tenant lookup: its 404 is JSON too
     "traf3li.api.middleware.DocsCorsMiddleware",  # the platform's docs may "Try it out" on a firm's host
-    "django_tenants.middleware.main.TenantMainMiddleware",
+    "traf3li.core.middleware.CachedTenantMiddleware",  # django-tenants' host lookup, remembered (ADR 0034)
     "traf3li.core.middleware.FirmTimezoneMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The browser's language (cookie, Accept-Language); UserLanguageMiddleware below may override it.

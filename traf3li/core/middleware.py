@@ -1,9 +1,15 @@
+from django.core.exceptions import DisallowedHost
+from django.db import connection
+from django.http import HttpResponseNotFound
 from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
 from django.utils import timezone, translation
+from django_tenants.middleware.main import TenantMainMiddleware
+from django_tenants.utils import get_tenant_domain_model
 
 from traf3li.core.context import action_context
 from traf3li.core.health import healthz
 from traf3li.core.proxies import client_ip
+from traf3li.core.tenant_cache import tenant_cache_get, tenant_cache_put
 
 SOURCE_BY_PREFIX = (("/admin/", "admin"), ("/hooks/", "webhook"))
 
@@ -23,6 +29,33 @@ class HealthCheckMiddleware:
         if request.path_info == "/healthz":
             return healthz(request)
         return self.get_response(request)
+
+
+class CachedTenantMiddleware(TenantMainMiddleware):
+    """django-tenants' host lookup, remembered per process (``traf3li.core.tenant_cache``, ADR 0034).
+
+    A remembered host skips the switch to the public schema and the domain query; the connection
+    then keeps its search_path when the firm is the one it already has (``traf3li.core.postgresql``).
+    """
+
+    def process_request(self, request):
+        try:
+            hostname = self.hostname_from_request(request)
+        except DisallowedHost:
+            return HttpResponseNotFound()
+        tenant = tenant_cache_get(hostname)
+        if tenant is None:
+            connection.set_schema_to_public()
+            domain_model = get_tenant_domain_model()
+            try:
+                tenant = self.get_tenant(domain_model, hostname)
+            except domain_model.DoesNotExist:
+                return self.no_tenant_found(request, hostname)
+            tenant_cache_put(hostname, tenant)
+        tenant.domain_url = hostname
+        request.tenant = tenant
+        connection.set_tenant(request.tenant)
+        self.setup_url_routing(request)
 
 
 class RequestContextMiddleware:

@@ -32,6 +32,15 @@ class DatabaseWrapper(tenants.DatabaseWrapper):
         self._commit_work_marks.clear()
         super().close()
 
+    def set_tenant(self, tenant, include_public=True):
+        """As django-tenants', but a connection whose search_path is already this firm's keeps it:
+        no ``SET search_path`` per request to the same firm (the cache is still forgotten on ROLLBACK,
+        ROLLBACK TO SAVEPOINT and close, where PostgreSQL may have dropped the setting)."""
+        kept = self.search_path_set_schemas
+        super().set_tenant(tenant, include_public)
+        if kept is not None and kept == self._get_cursor_search_paths():
+            self.search_path_set_schemas = kept
+
     def savepoint(self):
         sid = super().savepoint()
         if sid is not None:

@@ -1,0 +1,104 @@
+"""host → firm remembered per process: fewer statements per request, and never a stale or wrong firm."""
+
+import pytest
+import redis
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_tenants.utils import schema_context
+
+from conftest import api_client_for
+from traf3li.core import tenant_cache
+from traf3li.firms.models import Domain
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cache_on(settings):
+    settings.TENANT_CACHE_MAX_AGE_SECONDS = 30
+    settings.TENANT_CACHE_CHECK_SECONDS = 0  # compare with Redis's version on every request
+    tenant_cache.tenant_cache_forget()
+    yield
+    tenant_cache.tenant_cache_forget()
+
+
+def statements(api, path="/api/v1/me/") -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        assert api.get(path).status_code == 200
+    return [query["sql"] for query in queries.captured_queries]
+
+
+def lookups(sqls) -> list[str]:
+    return [sql for sql in sqls if "firms_domain" in sql or sql.startswith("SET search_path")]
+
+
+def test_a_known_host_costs_no_lookup_and_no_search_path(firm_a, admin_a, cache_on):
+    api = api_client_for(firm_a, admin_a)
+    first = statements(api)
+    assert any("firms_domain" in sql for sql in first)  # looked up once
+    again = statements(api)
+    assert lookups(again) == [] and len(again) < len(first)
+
+
+def test_without_the_cache_every_request_looks_its_host_up(firm_a, admin_a):
+    api = api_client_for(firm_a, admin_a)
+    statements(api)
+    assert any("firms_domain" in sql for sql in statements(api))
+
+
+def test_each_host_keeps_its_own_firm(firm_a, firm_b, admin_a, admin_b, cache_on):
+    for _ in range(2):
+        assert api_client_for(firm_a, admin_a).get("/api/v1/firm/").json()["slug"] == firm_a.schema_name
+        assert api_client_for(firm_b, admin_b).get("/api/v1/firm/").json()["slug"] == firm_b.schema_name
+    # a token of firm B on firm A's remembered host is still refused
+    other = api_client_for(firm_a)
+    other.credentials(HTTP_AUTHORIZATION=f"Token {_token(firm_b, admin_b)}")
+    assert other.get("/api/v1/me/").status_code == 401
+
+
+def test_a_domain_moved_in_this_process_is_forgotten_at_once(firm_a, admin_a, cache_on):
+    api = api_client_for(firm_a, admin_a)
+    statements(api)
+    domain = Domain.objects.get(tenant=firm_a, is_primary=True)
+    old = domain.domain
+    domain.domain = f"moved-{old}"
+    domain.save()
+    assert api.get("/api/v1/me/").status_code == 404  # the old host no longer names the firm
+
+
+def test_another_process_change_is_seen_through_the_redis_version(firm_a, admin_a, cache_on, settings):
+    api = api_client_for(firm_a, admin_a)
+    statements(api)
+    assert lookups(statements(api)) == []
+    tenant_cache._redis().incr(tenant_cache.VERSION_KEY)  # what another process's save does
+    assert any("firms_domain" in sql for sql in statements(api))
+
+
+def test_with_redis_down_entries_expire_by_age(firm_a, admin_a, cache_on, settings, monkeypatch):
+    api = api_client_for(firm_a, admin_a)
+    statements(api)
+
+    class Down:
+        def get(self, key):
+            raise redis.ConnectionError("down")
+
+        incr = get
+
+    monkeypatch.setattr(tenant_cache, "_redis", lambda: Down())
+    assert lookups(statements(api)) == []  # still fresh
+    settings.TENANT_CACHE_MAX_AGE_SECONDS = 1e-9
+    assert any("firms_domain" in sql for sql in statements(api))
+
+
+def test_a_request_changing_its_firm_changes_only_its_copy(firm_a, cache_on):
+    tenant_cache.tenant_cache_put("x.localhost", firm_a)
+    copy = tenant_cache.tenant_cache_get("x.localhost")
+    copy.name = "changed"
+    assert tenant_cache.tenant_cache_get("x.localhost").name == firm_a.name
+
+
+def _token(firm, user) -> str:
+    from rest_framework.authtoken.models import Token
+
+    with schema_context(firm.schema_name):
+        return Token.objects.get_or_create(user=user)[0].key
