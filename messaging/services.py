@@ -133,29 +133,40 @@ def delivery_accept(
 ) -> tuple[WebhookDelivery | None, bool]:
     """Store a verified delivery and commit it; (delivery, created). A replay finds the first one.
 
-    Its own transaction, committed before the webhook answers: what the provider was told is
-    accepted is on disk. Processing is queued after the commit; if Redis is down the sweeper
-    picks it up.
+    Its own transaction (one autocommitted statement), committed before the webhook answers: what
+    the provider was told is accepted is on disk. Processing is queued after the commit; if Redis
+    is down the sweeper picks it up.
     """
     digest = body_digest(body)
     key = dedup_key or digest
     table = WebhookDelivery._meta.db_table
-    with transaction.atomic():
+    insert = f"""
+        INSERT INTO {table} (provider, endpoint, account_id, received_at, headers, body, body_digest,
+                             dedup_key, signature_ok, attempts, last_error)
+        VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s, %s, true, 0, '')
+        ON CONFLICT (provider, dedup_key) DO NOTHING
+        RETURNING id
+    """
+    params = [provider, endpoint, account.pk, timezone.now(), _json(headers), body, digest, key]
+
+    def stored():
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                INSERT INTO {table} (provider, endpoint, account_id, received_at, headers, body, body_digest,
-                                     dedup_key, signature_ok, attempts, last_error)
-                VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s, %s, true, 0, '')
-                ON CONFLICT (provider, dedup_key) DO NOTHING
-                RETURNING id
-                """,
-                [provider, endpoint, account.pk, timezone.now(), _json(headers), body, digest, key],
-            )
-            row = cursor.fetchone()
-        if row is None:
-            return WebhookDelivery.objects.filter(provider=provider, dedup_key=key).first(), False
-        transaction.on_commit(lambda: _enqueue(row[0]))
+            cursor.execute(insert, params)
+            return cursor.fetchone()
+
+    if connection.get_autocommit() and not connection.in_atomic_block:
+        # One statement is its own transaction: committed when it returns, with no BEGIN and COMMIT
+        # round trips (the webhook's hot path).
+        row = stored()
+        if row is not None:
+            _enqueue(row[0])
+    else:  # inside a caller's transaction: the task is queued once that commits
+        with transaction.atomic():
+            row = stored()
+            if row is not None:
+                transaction.on_commit(lambda: _enqueue(row[0]))
+    if row is None:
+        return WebhookDelivery.objects.filter(provider=provider, dedup_key=key).first(), False
     # What the caller needs of the row it just wrote, without reading it back.
     delivery = WebhookDelivery(
         id=row[0], provider=provider, endpoint=endpoint, account=account, body=body, body_digest=digest, dedup_key=key

@@ -183,3 +183,31 @@ def test_two_workers_at_once_split_the_queue_and_process_each_delivery_once(scra
     assert {names[0] for names in handled_by.values()} == {"worker-0", "worker-1"}
     assert not WebhookDelivery.objects.filter(account=account, processed_at__isnull=True).exists()
     _exactly_once(sids)
+
+
+def test_an_accepted_delivery_is_committed_when_accept_returns_and_its_processing_queued(scratch_firm, monkeypatch):
+    """The webhook's hot path: one autocommitted INSERT, no transaction around it, then the task."""
+    assert connection.settings_dict["NAME"].startswith("test_"), "refusing to commit outside the test database"
+    queued = []
+    monkeypatch.setattr(services, "_enqueue", queued.append)
+    account = _account()
+    assert connection.get_autocommit() and not connection.in_atomic_block
+    [sid] = _store(account, uuid.uuid4().hex[:8], 1)
+    delivery = WebhookDelivery.objects.get(account=account)
+    assert queued == [delivery.pk]
+    # another connection sees it at once: it was committed before accept returned
+    other = connection.copy()
+    try:
+        other.set_tenant(scratch_firm)
+        with other.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM {WebhookDelivery._meta.db_table} WHERE id = %s", [delivery.pk])
+            assert cursor.fetchone() == (1,)
+    finally:
+        other.close()
+    # a replay stores nothing and queues nothing
+    services.delivery_accept(
+        provider="twilio", endpoint="twilio_sms", account=account, headers={}, body=bytes(delivery.body)
+    )
+    assert queued == [delivery.pk] and WebhookDelivery.objects.filter(account=account).count() == 1
+    processing.deliveries_process()
+    assert Message.objects.filter(external_id=sid).count() == 1
