@@ -201,15 +201,19 @@ def _title(message: EmailMessage) -> str:
 
 def _entry_record(message: EmailMessage, at: datetime) -> None:
     subject, related = counterpart(message.recipient, "email")
-    if subject is None:
-        return
+    if subject is not None:
+        email_link(message, subject, related=related, at=at)
+
+
+def email_link(message: EmailMessage, subject, *, related=(), at: datetime) -> None:
+    """Give the email its subject and its entry on that subject's timeline (the matcher, or triage)."""
     ref = subject_of(subject)
     message.subject_type, message.subject_id = ref.type, ref.id
     timeline_record(
         message,
         kind="email",
         subject=subject,
-        related=related,
+        related=list(related),
         title=_title(message),
         description="",
         at=at,

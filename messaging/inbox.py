@@ -1,9 +1,9 @@
-"""Triage of unmatched messages and calls: link a counterpart's whole history to a record.
+"""Triage of unmatched messages, calls and emails: link a counterpart's whole history to a record.
 
-``unmatched_link(address=…, subject=…)`` gives every unmatched message and call whose counterpart
-has that address the subject, and each its timeline entry, as the handlers record a matched one
-(same kind, title in the firm's language, payload, source and external id: a later status moves
-the entry as usual, and a replayed link records nothing twice).
+``unmatched_link(address=…, subject=…)`` gives every unmatched message, call and email whose
+counterpart has that address the subject, and each its timeline entry, as the handlers record a
+matched one (same kind, title in the firm's language, payload, source and external id: a later
+status moves the entry as usual, and a replayed link records nothing twice).
 
 **Addresses.** Providers spell one number three ways: ``+14155238886`` (Twilio SMS and voice),
 ``whatsapp:+14155238886`` (Twilio WhatsApp) and ``14155238886`` (WhatsApp Cloud API). The address
@@ -15,10 +15,11 @@ firm's to edit); a later message from the same address is unmatched again until 
 that phone, from which point the handlers match it by themselves.
 
 **Lock order** (ADR 0030): the unmatched messages ``FOR NO KEY UPDATE`` in id order, then the
-unmatched calls in id order, then each row's entry (``entry_record``) as the rows are taken in
-that order; the handlers lock one message or call and then its entry, so the two never wait for
-each other in opposite orders on the same row. A row a handler matched meanwhile no longer
-qualifies (PostgreSQL re-checks ``subject_id IS NULL`` on the locked version) and is left alone.
+unmatched calls, then the unmatched emails, each in id order, then each row's entry
+(``entry_record``) as the rows are taken in that order; the handlers lock one row and then its
+entry, so the two never wait for each other in opposite orders on the same row. A row a handler
+matched meanwhile no longer qualifies (PostgreSQL re-checks ``subject_id IS NULL`` on the locked
+version) and is left alone.
 Everything is one transaction: the history moves entirely or not at all.
 
 **Audit.** One ``link_message`` event on the record, naming the address and the ids moved; each
@@ -29,13 +30,14 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models import F
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from audit.services import audit_record
-from messaging import handlers
+from messaging import email, handlers
 from messaging.matching import normalize_address
-from messaging.models import Call, Message
+from messaging.models import Call, EmailMessage, Message
 from messaging.selectors import counterpart_expression
 from traf3li.api.exceptions import TransitionError
 from traf3li.core.registries import case_of
@@ -106,11 +108,16 @@ def unmatched_link(*, address: str, subject: models.Model, actor=None) -> dict[s
     if not spellings:
         raise ValidationError({"address": [str(ERROR_NO_ADDRESS)]})
     ref = subject_of(subject)
-    moved: dict[str, list[int]] = {"messages": [], "calls": []}
-    for model, link, key in ((Message, _link_message, "messages"), (Call, _link_call, "calls")):
+    moved: dict[str, list[int]] = {"messages": [], "calls": [], "emails": []}
+    for model, link, key in (
+        (Message, _link_message, "messages"),
+        (Call, _link_call, "calls"),
+        (EmailMessage, lambda row, subject: email.email_link(row, subject, at=_first_at(row)), "emails"),
+    ):
+        counterpart = F("recipient") if model is EmailMessage else counterpart_expression()
         rows = (
             model.objects.select_for_update(no_key=True)
-            .alias(address=counterpart_expression())
+            .alias(address=counterpart)
             .filter(subject_id__isnull=True, address__in=sorted(spellings))
             .order_by("id")
         )
@@ -119,7 +126,7 @@ def unmatched_link(*, address: str, subject: models.Model, actor=None) -> dict[s
             link(row, subject)
             row.save(update_fields=["subject_type", "subject_id", "entry_id", "updated_at"])
             moved[key].append(row.pk)
-    if not moved["messages"] and not moved["calls"]:
+    if not any(moved.values()):
         raise TransitionError(str(ERROR_NOTHING_UNMATCHED.format(address=address.strip())))
     audit_record(
         action="link_message",

@@ -339,6 +339,10 @@ class EmailMessage(CounterpartMixin):
         indexes = [
             models.Index(fields=["subject_type", "subject_id"], name="messaging_email_subject"),
             models.Index(fields=["recipient"], name="messaging_email_recipient"),
+            # The unmatched inbox's email part, newest first.
+            models.Index(
+                fields=["created_at", "id"], condition=Q(subject_id__isnull=True), name="messaging_email_unmatched"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from django.db.models import Case, CharField, Count, F, IntegerField, Max, QuerySet, Value, When
 from django.db.models.functions import Cast, Left
 
-from messaging.models import Call, ChannelAccount, Message
+from messaging.models import Call, ChannelAccount, EmailMessage, Message
 from traf3li.api.pagination import keyset_filter
 from traf3li.core.subjects import SubjectError, SubjectRef, subject_dict, subject_model
 
@@ -29,28 +29,33 @@ def counterpart_expression() -> Case:
 
 # --- the triage inbox ------------------------------------------------------------------------------
 
-# One list of messages and calls: its key is (created_at, 2 * id + kind) so that a message and a
-# call with the same id never tie (a keyset cursor holds one integer).
-KIND_BIT = {"message": 0, "call": 1}
+# One list of messages, calls and emails: its key is (created_at, 4 * id + kind) so that rows of
+# different kinds with the same id never tie (a keyset cursor holds one integer).
+KIND_BIT = {"message": 0, "call": 1, "email": 2}
+KINDS = len(KIND_BIT) + 1
 
 
 def _unmatched_part(model, kind: str, channels: Iterable[str] | None) -> QuerySet:
     queryset = model.objects.filter(subject_id__isnull=True)
+    direction, address = F("direction"), counterpart_expression()
     if model is Message:
         if channels is not None:
             queryset = queryset.filter(channel__in=list(channels))
         channel, preview, duration = F("channel"), Left("body", PREVIEW_LENGTH), Value(None, IntegerField())
-    else:
+    elif model is Call:
         channel, preview = Value("call", CharField()), Cast("duration_seconds", CharField())
         duration = F("duration_seconds")
+    else:  # an email the firm sent: its recipient is the counterpart
+        channel, preview, duration = Value("email", CharField()), Value("", CharField()), Value(None, IntegerField())
+        direction, address = Value("outbound", CharField()), F("recipient")
     # Every column an annotation, in the same order in both parts (a UNION matches them by position).
     return queryset.values(
         type=Value(kind, CharField()),
         item_id=F("id"),
-        key=F("id") * 2 + KIND_BIT[kind],
+        key=F("id") * KINDS + KIND_BIT[kind],
         item_channel=channel,
-        item_direction=F("direction"),
-        address=counterpart_expression(),
+        item_direction=direction,
+        address=address,
         preview=preview,
         item_duration=duration,
         item_status=F("status"),
@@ -59,12 +64,12 @@ def _unmatched_part(model, kind: str, channels: Iterable[str] | None) -> QuerySe
 
 
 def unmatched_page(*, channels: Iterable[str] | None, after: tuple | None, reverse: bool, limit: int) -> list[dict]:
-    """One page of unmatched messages and calls, newest first (oldest first when ``reverse``): one query.
+    """One page of unmatched messages, calls and emails, newest first (oldest first when ``reverse``): one query.
 
-    ``channels`` narrows it (``sms``, ``whatsapp``, ``call``); ``after`` is the cursor's
+    ``channels`` narrows it (``sms``, ``whatsapp``, ``call``, ``email``); ``after`` is the cursor's
     (created_at, key). Each part is ordered and limited on its own, then the UNION once more.
     """
-    wanted = set(channels) if channels else {"sms", "whatsapp", "call"}
+    wanted = set(channels) if channels else {"sms", "whatsapp", "call", "email"}
     order = ("at", "key") if reverse else ("-at", "-key")
     parts = []
     if wanted & {"sms", "whatsapp"}:
@@ -72,6 +77,8 @@ def unmatched_page(*, channels: Iterable[str] | None, after: tuple | None, rever
         parts.append(_unmatched_part(Message, "message", message_channels))
     if "call" in wanted:
         parts.append(_unmatched_part(Call, "call", None))
+    if "email" in wanted:
+        parts.append(_unmatched_part(EmailMessage, "email", None))
     if after is not None:
         parts = [part.filter(keyset_filter("created_at", "key", after, descending=not reverse)) for part in parts]
     parts = [part.order_by(*order)[:limit] for part in parts]

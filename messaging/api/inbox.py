@@ -13,7 +13,7 @@ from traf3li.api.pagination import KeysetPagination, decode_cursor
 from traf3li.api.views import FirmViewSetMixin
 from traf3li.core.subjects import SubjectError, subject_parse
 
-INBOX_CHANNELS = ("sms", "whatsapp", "call")
+INBOX_CHANNELS = ("sms", "whatsapp", "call", "email")
 ERROR_CHANNEL = _("Unknown channel '{channel}'. Known channels: {known}.")
 ERROR_LINK_TYPE = _("Only these records can be linked: {types}.")
 
@@ -37,7 +37,7 @@ class RowsKeysetPagination(KeysetPagination):
 
 
 class UnmatchedItemSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=["message", "call"])
+    type = serializers.ChoiceField(choices=["message", "call", "email"])
     id = serializers.IntegerField()
     channel = serializers.ChoiceField(choices=INBOX_CHANNELS)
     direction = serializers.CharField()
@@ -67,7 +67,7 @@ def _channels(request) -> list[str] | None:
 
 
 class UnmatchedListView(FirmViewSetMixin, APIView):
-    """Unmatched messages and calls, newest first, for triage (any user of the firm)."""
+    """Unmatched messages, calls and emails, newest first, for triage (any user of the firm)."""
 
     pagination_class = RowsKeysetPagination
     keyset = ("at", "key")
@@ -115,6 +115,7 @@ class UnmatchedLinkView(FirmViewSetMixin, APIView):
                 {
                     "messages": serializers.ListField(child=serializers.IntegerField()),
                     "calls": serializers.ListField(child=serializers.IntegerField()),
+                    "emails": serializers.ListField(child=serializers.IntegerField()),
                 },
             ),
             400: OpenApiResponse(description="No address, or a malformed subject or one that can't be linked."),
@@ -122,8 +123,9 @@ class UnmatchedLinkView(FirmViewSetMixin, APIView):
             409: OpenApiResponse(description="Nothing unmatched has this address (already linked, or never seen)."),
         },
         description=(
-            "Every unmatched message and call whose counterpart has `address` (in any provider's spelling "
-            "of the number: `+1…`, `whatsapp:+1…`, `1…`) gets `subject` and a timeline entry on it, in one "
+            "Every unmatched message, call and email whose counterpart has `address` (in any provider's "
+            "spelling of the number: `+1…`, `whatsapp:+1…`, `1…`; an email address in any case) gets "
+            "`subject` and a timeline entry on it, in one "
             "transaction. The record itself is not changed: later messages from the address are matched "
             "once the record has that phone. Answers the ids moved."
         ),

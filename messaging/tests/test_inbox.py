@@ -201,7 +201,7 @@ def test_linking_an_address_moves_its_whole_history_onto_the_records_timeline(
     with django_capture_on_commit_callbacks(execute=True):
         response = api_a_staff.post(LINK, {"address": SENDER, "subject": {"type": "client", "id": sara.pk}})
     assert response.status_code == 200, response.content
-    assert response.json() == {"messages": sorted([received.pk, reply.pk, cloud.pk]), "calls": [rang.pk]}
+    assert response.json() == {"messages": sorted([received.pk, reply.pk, cloud.pk]), "calls": [rang.pk], "emails": []}
     with schema_context(firm_a.schema_name):
         for row in (received, reply, cloud, rang):
             row.refresh_from_db()
@@ -326,3 +326,28 @@ def test_junk_links_are_400_never_500(firm_a, api_a, body):
 )
 def test_junk_inbox_queries_never_answer_500(firm_a, api_a, params):
     assert api_a.get(UNMATCHED, params).status_code in (200, 400)
+
+
+def test_an_unmatched_email_waits_in_the_inbox_and_triage_links_it(firm_a, admin_a):
+    from messaging.models import EmailMessage
+
+    api = api_client_for(firm_a, admin_a)
+    with schema_context(firm_a.schema_name):
+        email = EmailMessage.objects.create(provider="sendgrid", message_id="m-1", recipient="new.client@example.sa")
+        client = record_create(instance=Client(name="New client"))
+    listed = api.get("/api/v1/inbox/unmatched/?channel=email").json()["results"]
+    assert [(row["type"], row["id"], row["address"], row["direction"]) for row in listed] == [
+        ("email", email.pk, "new.client@example.sa", "outbound")
+    ]
+    linked = api.post(
+        "/api/v1/inbox/unmatched/link/",
+        {"address": "New.Client@example.sa", "subject": {"type": "client", "id": client.pk}},
+        format="json",
+    )
+    assert linked.status_code == 200 and linked.json() == {"messages": [], "calls": [], "emails": [email.pk]}
+    with schema_context(firm_a.schema_name):
+        email.refresh_from_db()
+        entry = Entry.objects.get(pk=email.entry_id)
+    assert (email.subject_type, email.subject_id) == ("client", client.pk)
+    assert entry.kind == "email" and entry.subject_id == client.pk
+    assert api.get("/api/v1/inbox/unmatched/?channel=email").json()["results"] == []
