@@ -20,6 +20,8 @@ from timeline.activities import services as activities
 from timeline.activities.choices import ActivityState, ReminderBucket
 from timeline.activities.deadlines import firm_today
 from timeline.activities.models import Activity, ActivityType, Reminder, WorkingCalendar
+from timeline.events import services as events
+from timeline.events.models import EventReminder
 from timeline.models import Entry
 from timeline.services import entry_record
 from traf3li.crm import services as crm
@@ -52,6 +54,11 @@ RIGHTS = {
     # invoices are never deleted (gapless numbers); the firm's billing settings are one row, for admins
     ("billing", "invoice"): {"admin": VAC, "lawyer": VAC, "staff": VAC},
     ("billing", "billingsettings"): {"admin": VC, "lawyer": NONE, "staff": NONE},
+    # everyone plans events; the sample is the lawyer's, and only its organizer, creator or an admin changes it
+    ("events", "event"): {"admin": VACD, "lawyer": VACD, "staff": "va"},
+    # each user's feed, revoked by an admin (a change); reminders as sent
+    ("events", "feedtoken"): {"admin": VC, "lawyer": NONE, "staff": NONE},
+    ("events", "eventreminder"): {"admin": V, "lawyer": NONE, "staff": NONE},
 }
 
 # (app_label, model) -> {role: the actions its changelist offers}.
@@ -61,6 +68,7 @@ ACTIONS = {
     ("timeline", "entry"): dict.fromkeys(ROLES, {"soft_delete", "restore"}),
     ("activities", "activity"): dict.fromkeys(ROLES, {"complete_selected", "cancel_selected"}),
     ("activities", "activitytype"): {"admin": {"delete_selected"}, "lawyer": set(), "staff": set()},
+    ("events", "event"): dict.fromkeys(ROLES, {"cancel_selected", "delete_selected"}),
 }
 
 
@@ -98,6 +106,10 @@ def samples(firm_a, people):
         message = Message.objects.create(provider="twilio", channel="sms", external_id="SMroles", status="sent")
         call = Call.objects.create(provider="twilio", external_id="CAroles", status="completed")
         campaign = EmailCampaign.objects.create(provider="sendgrid", name="Roles campaign")
+        hearing = events.event_create(
+            data={"title": "Roles hearing", "type": "hearing", "start": timezone.now(), "organizer": people["lawyer"]},
+            actor=people["lawyer"],
+        )
         email = EmailMessage.objects.create(provider="sendgrid", message_id="roles-1", campaign=campaign)
         return {
             ("crm", "organization"): organization,
@@ -121,6 +133,16 @@ def samples(firm_a, people):
             ("messaging", "emailcampaign"): campaign,
             ("billing", "invoice"): billing.invoice_create(client=client, items=[]),
             ("billing", "billingsettings"): billing.billing_settings(),
+            ("events", "event"): hearing,
+            ("events", "feedtoken"): events.feed_token_issue(user=people["lawyer"])[0],
+            ("events", "eventreminder"): EventReminder.objects.create(
+                event=hearing,
+                occurrence_start=hearing.start_at,
+                offset="day_before",
+                recipient=people["lawyer"],
+                due_at=hearing.start_at,
+                next_attempt_at=hearing.start_at,
+            ),
         }
 
 

@@ -34,6 +34,7 @@ DATA_PATTERNS = [
     re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),  # emails
     re.compile(r"https?://\S+"),  # URLs
     re.compile(r"\bACT-\d+-\d+\b"),  # an entry's public id
+    re.compile(r"\bEVT-\d+-\d+\b"),  # a calendar event's public id
     re.compile(r"\b[0-9a-f]{16,}\b"),  # hashes, digests, salts
     re.compile(r"\S+\*{3,}"),  # a password hash's masked salt ("acb*******")
     re.compile(r"\bYYYY-MM-DD\b"),  # a date format, as typed
@@ -139,6 +140,23 @@ def filled_firm(firm_a):
         record(client, kind="status_change", title="تغيّرت حالة العميل", status="active", performed_by=lawyer)
         record(contact, kind="call", title="مكالمة مع العميل", payload={"duration_seconds": 30})
         record(case, kind="email", title="رسالة إلى المحكمة", related=[contact])
+        from timeline.events import services as events
+
+        events.event_create(
+            data={
+                "title": "جلسة المرافعة",
+                "type": "hearing",
+                "start": activity.created_at,
+                "case": case,
+                "organizer": lawyer,
+                "location": "المحكمة العمالية",
+                "rrule": "FREQ=WEEKLY;COUNT=3",
+            },
+            attendees=[{"user": lawyer}, {"email": "witness@example.com", "name": "الشاهد"}],
+            agenda=[{"title": "المرافعة الشفهية", "duration_minutes": 30}],
+            action_items=[{"description": "تجهيز المذكرة", "assignee": lawyer}],
+        )
+        events.feed_token_issue(user=lawyer)
         _channels(client, lawyer)
         _invoice(case, lawyer)
     return {"client": client, "case": case, "held": held, "activity": activity, "lawyer": lawyer}
@@ -211,6 +229,14 @@ def _channels(client, lawyer):
     )
 
 
+def hearing_week(firm) -> str:
+    """The date of the sweep's hearing in the firm's zone: its week is the calendar page to read."""
+    from timeline.events.models import Event
+
+    with schema_context(firm.schema_name):
+        return Event.objects.order_by("pk").values_list("start_date", flat=True).first().isoformat()
+
+
 def admin_pages(filled_firm, firm, user):
     """Every page of the firm admin to read: the index, each model's list, add and change page, and the panel.
 
@@ -237,6 +263,9 @@ def admin_pages(filled_firm, firm, user):
         reverse("admin:timeline_entry_changelist") + f"?subject=client:{client.pk}",
         reverse("admin:timeline_entry_changelist") + "?deleted=yes",
         reverse("admin:activities_activity_changelist") + "?due=overdue",
+        # the week of the firm's hearings, with the demo hearing in it, and every event type
+        reverse("admin:events_event_calendar") + f"?week={hearing_week(firm)}",
+        reverse("admin:events_event_calendar") + f"?week={hearing_week(firm)}&all=1",
     ]
     return pages
 

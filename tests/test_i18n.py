@@ -26,6 +26,7 @@ CHOICES_MODULES = [
     "timeline.choices",
     "timeline.models",
     "timeline.activities.choices",
+    "timeline.events.choices",
     "audit.choices",
     "traf3li.crm.choices",
     "traf3li.users.models",

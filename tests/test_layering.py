@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FEATURE_APPS = ("timeline", "billing", "messaging")
 DOMAIN_APPS = ("traf3li.crm", "timeline", "billing", "messaging")
-DOMAIN_LABELS = ("crm", "timeline", "activities", "billing", "messaging")
+DOMAIN_LABELS = ("crm", "timeline", "activities", "events", "billing", "messaging")
 RULES = {
     "traf3li": FEATURE_APPS,
     "audit": DOMAIN_APPS,

@@ -18,6 +18,9 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "timeline.activities.tasks.activity_reminders_task",
         "schedule": timedelta(minutes=10),
     },
+    # Hearing and deadline reminders ring at 08:00 firm time the day before and on the day; a 10-minute
+    # tick sends them within minutes of that, and an idle tick is one range-index probe (ADR 0053).
+    "event-reminders": {"task": "timeline.events.tasks.event_reminders_task", "schedule": timedelta(minutes=10)},
     # Stats add the rollup counters and the deltas appended since the last fold, so folding is
     # about keeping that tail short, not about correctness: a minute's writes are a few hundred rows.
     "rollups-fold": {"task": "timeline.tasks.rollups_fold_task", "schedule": timedelta(minutes=1)},

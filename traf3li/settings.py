@@ -108,6 +108,7 @@ TENANT_APPS = [
     "audit",
     "timeline",
     "timeline.activities",
+    "timeline.events",
     "billing",
     "messaging",
 ]

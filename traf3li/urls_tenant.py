@@ -23,6 +23,7 @@ api_v1 = [
     path("", include("audit.api.urls")),
     path("", include("timeline.api.urls")),
     path("", include("timeline.activities.api.urls")),
+    path("", include("timeline.events.api.urls")),
     path("", include("billing.api.urls")),
     path("", include("messaging.api.urls")),
 ]
@@ -31,6 +32,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),  # answered by HealthCheckMiddleware; kept for reverse()
     path("api/v1/", include(api_v1)),
     path("hooks/", include("messaging.hooks_urls")),
+    path("", include("timeline.events.feed_urls")),  # /calendar/<token>.ics
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

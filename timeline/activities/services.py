@@ -587,15 +587,20 @@ def _reminder_deliver(*, claim: _Claim, now: datetime) -> str:
 
 
 @transaction.atomic
-def _reminder_release(*, claim: _Claim, error: str, now: datetime) -> None:
-    """Put a failed reminder back to pending with a back-off, unless another worker has taken it since."""
-    reminder = Reminder.objects.select_for_update().get(pk=claim.reminder_id)
-    if reminder.state != ReminderState.SENDING or reminder.claimed_at != claim.claimed_at:
+def reminder_release(model, *, reminder_id: int, claimed_at, error: str, now: datetime) -> None:
+    """Put a failed reminder of a ledger (``model``: this app's, or one built like it) back to pending
+    with a back-off, unless another worker has taken it since."""
+    reminder = model.objects.select_for_update().get(pk=reminder_id)
+    if reminder.state != ReminderState.SENDING or reminder.claimed_at != claimed_at:
         return  # our lease expired and another worker claimed it: its outcome stands
     reminder.state = ReminderState.PENDING
     reminder.last_error = error
     reminder.next_attempt_at = now + min(timedelta(minutes=2**reminder.attempts), REMINDER_RETRY_CAP)
     reminder.save(update_fields=["state", "last_error", "next_attempt_at"])
+
+
+def _reminder_release(*, claim: _Claim, error: str, now: datetime) -> None:
+    reminder_release(Reminder, reminder_id=claim.reminder_id, claimed_at=claim.claimed_at, error=error, now=now)
 
 
 @transaction.atomic

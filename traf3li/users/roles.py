@@ -42,6 +42,11 @@ _EVERYONE = {
     # Activities are never deleted (ADR 0022): cancel one instead. Completing and cancelling are changes.
     "activities.activity": ("view", "add", "change"),
     "activities.activitytype": ("view",),
+    # The calendar: everyone plans hearings and meetings; action items are activities, added not deleted.
+    "events.event": CRUD,
+    "events.attendee": CRUD,
+    "events.agendaitem": CRUD,
+    "events.actionitem": ("view", "add"),
     # Messages, calls and emails are as the providers reported them: read by all, changed by none.
     # Sending goes through the API (and a resend through the message's admin action).
     "messaging.message": ("view",),

@@ -20,6 +20,7 @@ SEEDERS = [
     "traf3li.crm.demo",
     "timeline.demo",
     "timeline.activities.demo",
+    "timeline.events.demo",
     "billing.demo",
     "messaging.demo",
     "audit.demo",
