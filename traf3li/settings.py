@@ -151,6 +151,13 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "traf3li.core.middleware.RequestContextMiddleware",
 ]
+# What the providers' webhooks (/hooks/) run through, as gunicorn serves them (traf3li.core.handlers):
+# their firm and the audit's action context; no session, user, CSRF or language.
+HOOKS_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "traf3li.core.middleware.CachedTenantMiddleware",
+    "traf3li.core.middleware.RequestContextMiddleware",
+]
 
 TEMPLATES = [
     {

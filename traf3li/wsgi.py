@@ -3,4 +3,15 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "traf3li.settings")
-application = get_wsgi_application()
+everything = get_wsgi_application()  # sets Django up, then the webhooks' own stack below
+
+
+def _application():
+    from django.conf import settings
+
+    from traf3li.core.handlers import MiddlewareHandler, PathDispatcher
+
+    return PathDispatcher(everything, MiddlewareHandler(settings.HOOKS_MIDDLEWARE))
+
+
+application = _application()
