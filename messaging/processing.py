@@ -104,14 +104,14 @@ def deliveries_process(*, batch: int = BATCH, older_than_seconds: int = 0) -> in
                 except Exception as exc:  # noqa: BLE001 - kept on the row, retried by the next run
                     log.exception("delivery %s failed", delivery.pk)
                     failed.append((delivery.pk, f"{type(exc).__name__}: {exc}"[:2000]))
-            now = timezone.now()
-            WebhookDelivery.objects.filter(pk__in=finished).update(processed_at=now, last_error="")
+            # One UPDATE per row and run (each leaves a dead tuple for VACUUM in this busy queue table).
+            now, attempt = timezone.now(), F("attempts") + 1
+            WebhookDelivery.objects.filter(pk__in=finished).update(processed_at=now, last_error="", attempts=attempt)
             for pk, error in failed:
-                WebhookDelivery.objects.filter(pk=pk).update(last_error=error)
+                WebhookDelivery.objects.filter(pk=pk).update(last_error=error, attempts=attempt)
                 failing.add(pk)
             for pk, error in given_up:
-                WebhookDelivery.objects.filter(pk=pk).update(processed_at=now, last_error=error)
-            WebhookDelivery.objects.filter(pk__in=[d.pk for d in claimed]).update(attempts=F("attempts") + 1)
+                WebhookDelivery.objects.filter(pk=pk).update(processed_at=now, last_error=error, attempts=attempt)
         done += len(finished) + len(given_up)
         if len(claimed) < batch:
             return done
