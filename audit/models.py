@@ -84,6 +84,20 @@ class AuditChainAnchor(models.Model):
         return f"anchor #{self.seq}"
 
 
+class AuditVerifyCheckpoint(models.Model):
+    """The last event a verify walked and found sound (one row): the next verify starts after it.
+
+    A shortcut, not evidence: ``manage.py audit_verify`` (full by default) walks from the first
+    event whatever this says, and only moves it forward."""
+
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+    verified_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"verified to #{self.seq}"
+
+
 class AuditStateSnapshot(models.Model):
     """A cached replay of one entity's events up to one event; point-in-time reads start from it."""
 

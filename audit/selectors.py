@@ -5,16 +5,18 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from types import SimpleNamespace
 
+from django.db import connection, transaction
 from django.db.models import DateTimeField, QuerySet
 
 from audit import chain
 from audit.choices import AuditAction
-from audit.models import AuditChainAnchor, AuditChainHead, AuditEvent, AuditStateSnapshot
+from audit.models import AuditChainAnchor, AuditChainHead, AuditEvent, AuditStateSnapshot, AuditVerifyCheckpoint
 from traf3li.api.pagination import keyset_filter
 from traf3li.core.subjects import SubjectError, SubjectRef, subject_model
 
 # Why verify stopped: the API and the command print these with the event's id.
 REASON_GAP = "events before this one are missing (no retention anchor covers the gap)"
+REASON_UNVOUCHED = "events before this one are missing, and no purge event vouches for the anchor that claims the gap"
 REASON_PREV = "prev_hash does not match the hash of the event before it"
 REASON_PAYLOAD = "payload (names, changes or metadata) was altered: its digest does not match"
 REASON_HASH = "hash does not match the event's contents"
@@ -58,24 +60,64 @@ class VerifyResult:
         return asdict(self)
 
 
-def chain_verify() -> VerifyResult:
-    """Walk the firm's chain in order; return ok, or the first broken link and why.
+def chain_verify(*, incremental: bool = False) -> VerifyResult:
+    """Walk the firm's chain in order; return ok, or the first broken link and why (ADR 0035).
 
-    Costs one pass over the events (streamed, constant memory apart from the ids of erased
-    events): about 13,000 events a second on a CI machine, so past a few hundred thousand events
-    prefer ``manage.py audit_verify`` to the HTTP endpoint.
+    One snapshot: the walk runs in a REPEATABLE READ, read-only transaction, so an append that
+    commits meanwhile is simply not seen (reading the head and then the events in two snapshots
+    took such an append for tampering). The events stream through a server-side cursor inside it.
+
+    ``incremental`` starts after the stored checkpoint (``AuditVerifyCheckpoint``: the last event a
+    verify found sound) instead of the first event: what was appended since is checked, and every
+    erased event is still checked against the erase events that list it. A full walk (the default,
+    ``manage.py audit_verify``) checks everything. A sound walk moves the checkpoint forward.
     """
-    anchors = dict(AuditChainAnchor.objects.values_list("seq", "hash"))
+    if connection.in_atomic_block:  # a caller's transaction (a test's): its snapshot is the walk's
+        result, last = _verify(incremental)
+    else:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            result, last = _verify(incremental)
+    if result.ok and last is not None:
+        _checkpoint(last)
+    return result
+
+
+def _vouched_anchors() -> tuple[dict[int, str], set[int]]:
+    """The anchors a purge event vouches for, ``{seq: hash}``, and the seqs of those none does.
+
+    A purge lists the anchors it left (``changes.after.anchors``, inside what the chain hashes); a
+    row in the anchor table that no purge lists is not a gap's excuse."""
+    vouched: dict[int, str] = {}
+    for changes in AuditEvent.objects.filter(action=AuditAction.PURGE).values_list("changes", flat=True):
+        listed = (changes.get("after") or {}).get("anchors")
+        if isinstance(listed, list):
+            vouched.update({int(seq): str(hash_) for seq, hash_ in listed})
+    good, unvouched = {}, set()
+    for seq, hash_ in AuditChainAnchor.objects.values_list("seq", "hash"):
+        if vouched.get(seq) == hash_:
+            good[seq] = hash_
+        else:
+            unvouched.add(seq)
+    return good, unvouched
+
+
+def _verify(incremental: bool) -> tuple[VerifyResult, SimpleNamespace | None]:
     head = AuditChainHead.objects.filter(pk=1).first()
-    authorised_erasures: set[int] = set()
-    erased: list[tuple[int, int]] = []
+    anchors, unvouched = _vouched_anchors()
+    checkpoint = AuditVerifyCheckpoint.objects.filter(pk=1).first() if incremental else None
     checked, prev = 0, None
+    events = AuditEvent.objects.order_by("seq")
+    if checkpoint is not None:
+        prev = SimpleNamespace(id=None, seq=checkpoint.seq, hash=checkpoint.hash)
+        events = events.filter(seq__gt=checkpoint.seq)
 
-    def broken(event, reason: str) -> VerifyResult:
+    def broken(event, reason: str) -> tuple[VerifyResult, None]:
         event_id, seq = getattr(event, "id", None), getattr(event, "seq", None)
-        return VerifyResult(ok=False, checked=checked, event_id=event_id, seq=seq, reason=reason)
+        return VerifyResult(ok=False, checked=checked, event_id=event_id, seq=seq, reason=reason), None
 
-    for row in AuditEvent.objects.order_by("seq").values(*_VERIFY_COLUMNS).iterator(chunk_size=2000):
+    for row in events.values(*_VERIFY_COLUMNS).iterator(chunk_size=2000):
         event = SimpleNamespace(**row)
         if prev is not None and event.seq == prev.seq + 1:
             expected = prev.hash
@@ -84,34 +126,46 @@ def chain_verify() -> VerifyResult:
         else:
             expected = anchors.get(event.seq - 1)
         if expected is None:
-            return broken(event, REASON_GAP)
+            return broken(event, REASON_UNVOUCHED if event.seq - 1 in unvouched else REASON_GAP)
         if event.prev_hash != expected:
             return broken(event, REASON_PREV)
-        if event.erased_at is None:
-            if chain.event_payload_digest(event) != event.payload_digest:
-                return broken(event, REASON_PAYLOAD)
-        else:
-            erased.append((event.seq, event.id))
+        if event.erased_at is None and chain.event_payload_digest(event) != event.payload_digest:
+            return broken(event, REASON_PAYLOAD)
         if chain.event_link_hash(event) != event.hash:
             return broken(event, REASON_HASH)
-        if event.action == AuditAction.ERASE:
-            authorised_erasures.update((event.changes.get("after") or {}).get("redacted_events") or [])
         checked += 1
         prev = event
-    for seq, event_id in erased:
-        if event_id not in authorised_erasures:
+    authorised: set[int] = set()
+    for changes in AuditEvent.objects.filter(action=AuditAction.ERASE).values_list("changes", flat=True):
+        authorised.update((changes.get("after") or {}).get("redacted_events") or [])
+    for event_id, seq in AuditEvent.objects.filter(erased_at__isnull=False).order_by("seq").values_list("id", "seq"):
+        if event_id not in authorised:
             return broken(SimpleNamespace(id=event_id, seq=seq), REASON_ERASED)
     if head is None:
         return broken(prev, REASON_HEAD_MISSING)
     if prev is None and head.seq == 0:
-        return VerifyResult(ok=True, checked=0)
+        return VerifyResult(ok=True, checked=0), None
     if prev is not None and prev.seq == head.seq:
         tail_ok = prev.hash == head.hash
     else:  # the newest events were purged: the head must match the anchor the purge left
         tail_ok = (prev is None or prev.seq < head.seq) and anchors.get(head.seq) == head.hash
     if not tail_ok:
         return broken(prev, REASON_TAIL)
-    return VerifyResult(ok=True, checked=checked)
+    return VerifyResult(ok=True, checked=checked), prev
+
+
+def _checkpoint(last: SimpleNamespace) -> None:
+    """Move the checkpoint forward to ``last`` (never back: a slower verify may finish second)."""
+    table = AuditVerifyCheckpoint._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (id, seq, hash, verified_at) VALUES (1, %s, %s, now())
+            ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, verified_at = EXCLUDED.verified_at
+             WHERE {table}.seq < EXCLUDED.seq
+            """,
+            [last.seq, last.hash],
+        )
 
 
 @dataclass

@@ -448,7 +448,7 @@ def audit_purge(
     a case, ``False`` to the others. Never deletes events of a case under legal hold, nor the
     ``erase`` and ``purge`` records. Before deleting, it keeps the seq and hash of each deleted
     run's last event as an anchor, so the first surviving event after the gap still verifies.
-    The purge itself is recorded as a ``purge`` event on the firm.
+    The purge itself is recorded as a ``purge`` event on the firm, listing those anchors.
     """
     doomed = AuditEvent.objects.filter(occurred_at__lt=before).exclude(
         action__in=[AuditAction.ERASE, AuditAction.PURGE]
@@ -468,7 +468,7 @@ def audit_purge(
             SELECT d.seq, d.hash, clock_timestamp() FROM doomed d
              WHERE NOT EXISTS (SELECT 1 FROM doomed n WHERE n.seq = d.seq + 1)
             ON CONFLICT (seq) DO NOTHING
-            RETURNING seq
+            RETURNING seq, hash
         ),
         gone AS (DELETE FROM {event} e USING doomed d WHERE e.id = d.id RETURNING e.entity_type, e.entity_id),
         stale AS (
@@ -476,11 +476,15 @@ def audit_purge(
              WHERE s.entity_type = g.entity_type AND s.entity_id = g.entity_id
             RETURNING 1
         )
-        SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM anchors), (SELECT count(*) FROM stale)
+        SELECT (SELECT count(*) FROM gone),
+               (SELECT coalesce(json_agg(json_build_array(seq, hash) ORDER BY seq), '[]') FROM anchors),
+               (SELECT count(*) FROM stale)
     """
     with _bypass("purge"), connection.cursor() as cursor:
         cursor.execute(sql, doomed_params)
         deleted, anchors, _ = cursor.fetchone()
+    if isinstance(anchors, str):
+        anchors = json.loads(anchors)
     tenant = connection.tenant
     _append(
         action=AuditAction.PURGE,
@@ -493,7 +497,9 @@ def audit_purge(
                 "entity_types": sorted(entity_types) if entity_types is not None else None,
                 "case_scoped": case_scoped,
                 "deleted": deleted,
-                "anchors": anchors,
+                # Each anchor it leaves, inside what the chain hashes: verify honours an anchor only
+                # when a purge event vouches for it (a row inserted into the anchor table alone is a gap).
+                "anchors": [[int(seq), str(hash_)] for seq, hash_ in anchors],
             },
         },
         case_id=None,

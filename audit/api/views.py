@@ -37,11 +37,25 @@ class AuditEventViewSet(FirmReadOnlyViewSet):
     def get_queryset(self):
         return selectors.event_list()
 
-    @extend_schema(responses=VerifySerializer, filters=False)
+    @extend_schema(
+        responses=VerifySerializer,
+        filters=False,
+        parameters=[
+            OpenApiParameter(
+                "full",
+                OpenApiTypes.BOOL,
+                description="Walk every event (true), not only those after the last sound verify (the default).",
+            )
+        ],
+    )
     @action(detail=False, filter_backends=[], pagination_class=None)
     def verify(self, request):
-        """Walk the firm's hash chain: ``{"ok": true, "checked": n}`` or the first broken link."""
-        return Response(selectors.chain_verify().as_dict())
+        """Walk the firm's hash chain: ``{"ok": true, "checked": n}`` or the first broken link.
+
+        By default from the last event a verify found sound (``checked`` counts what was walked
+        this time), erasures always checked in full; ``?full=true`` walks from the first event."""
+        full = request.query_params.get("full", "").lower() in ("1", "true", "yes")
+        return Response(selectors.chain_verify(incremental=not full).as_dict())
 
     @extend_schema(
         parameters=[
