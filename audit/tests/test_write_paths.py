@@ -242,11 +242,14 @@ def test_a_task_writes_with_source_task_and_its_task_id(in_firm_a):
     assert event.actor_type == "system"
 
 
-def test_one_request_shares_one_request_id(api_a):
+def test_one_request_shares_one_request_id_made_by_the_server(api_a):
     tail = Tail("alpha")
     response = api_a.post("/api/v1/clients/", {"name": "R"}, format="json", HTTP_X_REQUEST_ID="req-123")
-    assert response["X-Request-ID"] == "req-123"
-    assert {e.request_id for e in tail.events()} == {"req-123"}
+    ours = response["X-Request-ID"]
+    assert ours != "req-123" and len(ours) == 32  # the client's id is never taken as ours
+    events = tail.events()
+    assert events and {e.request_id for e in events} == {ours}
+    assert {e.metadata["client_request_id"] for e in events} == {"req-123"}  # kept beside it
 
 
 def test_firm_settings_patch_is_audited_in_the_firms_own_schema(api_a, firm_a, admin_a):

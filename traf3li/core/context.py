@@ -17,9 +17,14 @@ class ActionContext:
     ip: str | None = None
     user_agent: str = ""
     user: object | None = None  # the authenticated user, when there is one
+    # The id a client sent (X-Request-ID): kept beside ours, never in its place (anyone can send one).
+    client_request_id: str = ""
 
     def as_metadata(self) -> dict:
-        return {"ip": self.ip, "user_agent": self.user_agent, "source": self.source, "request_id": self.request_id}
+        metadata = {"ip": self.ip, "user_agent": self.user_agent, "source": self.source, "request_id": self.request_id}
+        if self.client_request_id:
+            metadata["client_request_id"] = self.client_request_id
+        return metadata
 
 
 _current: contextvars.ContextVar[ActionContext | None] = contextvars.ContextVar("traf3li_action", default=None)

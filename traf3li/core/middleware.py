@@ -66,14 +66,13 @@ class RequestContextMiddleware:
 
     def __call__(self, request):
         source = next((s for prefix, s in SOURCE_BY_PREFIX if request.path.startswith(prefix)), "api")
-        request_id = request.META.get("HTTP_X_REQUEST_ID", "")[:64] or None
+        # The request id is always ours (the audit log can vouch for it); a client's goes beside it.
         kwargs = {
             "source": source,
             "ip": client_ip(request),
             "user_agent": request.META.get("HTTP_USER_AGENT", "")[:400],
+            "client_request_id": request.META.get("HTTP_X_REQUEST_ID", "")[:64],
         }
-        if request_id:
-            kwargs["request_id"] = request_id
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             kwargs["user"] = user
