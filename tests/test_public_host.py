@@ -2,7 +2,6 @@
 public host's docs with a token, the API root, the schema's servers, JSON errors and static files."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,8 @@ from unittest import mock
 import pytest
 from django.test import Client, override_settings
 from rest_framework.test import APIClient
+
+from traf3li.core.processes import child_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,7 +44,7 @@ print(json.dumps(out))
 def test_healthz_is_a_json_503_when_the_database_is_down():
     # given a process whose database and Redis refuse connections (port 1)
     env = {
-        **os.environ,
+        **child_env(),
         "DJANGO_SETTINGS_MODULE": "traf3li.settings",
         "DEBUG": "false",
         "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/traf3li",

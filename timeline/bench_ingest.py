@@ -19,7 +19,6 @@ rows (``benchlimit-…``) are deleted or rolled back, so every entry left was wr
 
 import itertools
 import json
-import os
 import random
 import subprocess
 import sys
@@ -58,6 +57,7 @@ from timeline.choices import EntryKind
 from timeline.models import Entry
 from timeline.selectors import _direct_totals, entry_stats, stats_shape
 from timeline.services import entry_import, entry_record
+from traf3li.core.processes import child_env
 from traf3li.crm.models import Case, Client, Contact
 from traf3li.users.models import User
 
@@ -276,7 +276,7 @@ class WorkerResult:
 
 def run_workers(specs: list[dict], firm: str) -> list[WorkerResult]:
     """Start one ``bench_ingest --worker`` process per spec; release them together once all are ready."""
-    env = {**os.environ, "DATABASE_URL": _database_url(), "DEBUG": "false", "LOG_LEVEL": "WARNING"}
+    env = child_env(DATABASE_URL=_database_url(), DEBUG="false", LOG_LEVEL="WARNING")
     manage = str(settings.BASE_DIR / "manage.py")
     procs = []
     for spec in specs:

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from traf3li.core.processes import child_env
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -48,7 +50,7 @@ class ProductServer:
 
 def product_env(*, database_url: str, redis_url: str, base_domain: str, static_root: Path) -> dict:
     env = {
-        **os.environ,
+        **child_env(),
         "DJANGO_SETTINGS_MODULE": "traf3li.settings",
         "DEBUG": "false",  # hashed, compressed static files (CompressedManifestStaticFilesStorage), no debug pages
         "STATIC_ROOT": str(static_root),

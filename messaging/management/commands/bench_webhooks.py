@@ -30,6 +30,7 @@ from django_tenants.utils import schema_context
 
 from messaging import services, signatures
 from messaging.models import ChannelAccount, WebhookDelivery
+from traf3li.core.processes import child_env
 from traf3li.firms.services import firm_create
 
 FIRM = "benchhooks"
@@ -142,7 +143,7 @@ class Command(BaseCommand):
              "--log-level", "warning"],
             # Its processing tasks go to a broker database of their own, emptied afterwards: no
             # worker of the product's takes them (they name a firm only this benchmark has).
-            env={**os.environ, "DEBUG": "false", "CELERY_BROKER_URL": _bench_broker()},
+            env=child_env(DEBUG="false", CELERY_BROKER_URL=_bench_broker()),
             start_new_session=True,
         )  # fmt: skip
         try:

@@ -1,7 +1,6 @@
 """``manage.py bench_timeline``: load a skewed bench firm, then time the timeline's pages (docs/benchmarks.md)."""
 
 import json
-import os
 import random
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from timeline.bench import (
 from timeline.models import EntryLink
 from timeline.rollups import rollup_rebuild
 from timeline.services import entry_record
+from traf3li.core.processes import child_env
 from traf3li.crm.models import Client, Contact
 from traf3li.firms.models import Domain, Firm
 from traf3li.firms.services import firm_create
@@ -198,7 +198,7 @@ class Command(BaseCommand):
         self.stdout.write("Measuring in a fresh process …")
         args = [sys.executable, sys.argv[0], "bench_timeline", "--measure-only", "--firm", opts["firm"]]
         args += ["--runs", str(opts["runs"])]
-        env = {**os.environ, "DEBUG": "false", "LOG_LEVEL": "WARNING"}
+        env = child_env(DEBUG="false", LOG_LEVEL="WARNING")
         done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise CommandError(f"measurement failed:\n{done.stderr[-3000:]}")
