@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 
@@ -27,6 +28,14 @@ class User(AbstractUser):
         ordering = ["id"]
         verbose_name = _("user")
         verbose_name_plural = _("users")
+        constraints = [
+            # "Sara" and "sara" are one person to everyone reading a list of names.
+            models.UniqueConstraint(
+                Lower("username"),
+                name="users_username_unique_ignoring_case",
+                violation_error_message=_("A user with that username already exists."),
+            ),
+        ]
 
     @property
     def display_name(self) -> str:

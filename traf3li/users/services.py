@@ -1,4 +1,5 @@
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from audit.services import audit_record, snapshot
@@ -23,7 +24,10 @@ def user_create(
     for name, value in roles.role_flags(role=role, is_active=user.is_active).items():
         setattr(user, name, value)
     if password:
-        validate_password(password, user)
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:  # the API's and the admin's error names the field
+            raise ValidationError({"password": exc.messages}) from exc
         user.set_password(password)
     else:
         user.set_unusable_password()

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.admin.sites import AdminSite
 from django.test import RequestFactory
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
 from audit.models import AuditEvent
 from conftest import make_user
@@ -70,3 +71,22 @@ def test_the_admin_applies_only_the_fields_its_form_changed(in_firm_a, admin_a):
     assert (stored.first_name, stored.phone) == ("Renamed", "+966501234567")
     [event] = events_about(user, mark)
     assert set(event.changes["after"]) == {"first_name"} and event.actor_id == admin_a.pk
+
+
+def test_a_username_differing_only_by_case_is_refused_and_weak_passwords_too(firm_a, admin_a):
+    from conftest import api_client_for
+
+    api = api_client_for(firm_a, admin_a)
+    made = api.post("/api/v1/users/", {"username": "Sara", "password": "Hearing-Notes-77", "role": "staff"})
+    assert made.status_code == 201, made.content
+    again = api.post("/api/v1/users/", {"username": "sara", "password": "Hearing-Notes-77", "role": "staff"})
+    assert again.status_code == 400 and "already exists" in str(again.json())
+    for weak in ("password123", "38291746503", "khalid.alharbi1"):  # common, numeric, like the username
+        refused = api.post(
+            "/api/v1/users/",
+            {"username": "khalid.alharbi", "password": weak, "role": "staff", "email": "khalid@example.sa"},
+        )
+        assert refused.status_code == 400 and "password" in refused.json(), (weak, refused.content)
+    with schema_context(firm_a.schema_name):
+        assert not User.objects.filter(username="khalid.alharbi").exists()
+        assert User.objects.filter(username__iexact="sara").count() == 1
