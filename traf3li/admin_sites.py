@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from traf3li.core import throttle
 from traf3li.core.registries import admin_index_context
 
 BOOLEAN_ICONS = {True: "yes", False: "no", None: "unknown"}
@@ -24,13 +25,24 @@ def boolean_icon(value) -> str:
 admin_list._boolean_icon = boolean_icon
 
 
-class PlatformAdminSite(admin.AdminSite):
+class ThrottledLoginMixin:
+    """The login page answers 429 while its username or client is blocked (``traf3li.core.throttle``)."""
+
+    def login(self, request, extra_context=None):
+        if request.method == "POST":
+            seconds = throttle.blocked_for(request, request.POST.get("username", ""))
+            if seconds:
+                return throttle.too_many(seconds, json=False)
+        return super().login(request, extra_context)
+
+
+class PlatformAdminSite(ThrottledLoginMixin, admin.AdminSite):
     site_header = _("Traf3li platform")
     site_title = _("Traf3li platform")
     index_title = _("Firms")
 
 
-class FirmAdminSite(admin.AdminSite):
+class FirmAdminSite(ThrottledLoginMixin, admin.AdminSite):
     site_header = _("Traf3li Timeline")
     site_title = _("Traf3li")
     index_title = _("Your firm")  # only where no firm is known (never on a firm's host)

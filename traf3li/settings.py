@@ -185,6 +185,9 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "traf3li.wsgi.application"
 AUTH_USER_MODEL = "users.User"
+# Failed logins per firm and username, and per client address, within a window (traf3li.core.throttle).
+LOGIN_THROTTLE = {"window": 900, "per_username": 5, "per_ip": 30}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

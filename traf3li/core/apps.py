@@ -15,6 +15,14 @@ class CoreConfig(AppConfig):
 
         MigrateSchemasCommand.autodetector = makemigrations.Command.autodetector
 
+        # Failed logins, at the API's token endpoint and the admin's login page, are counted (throttle).
+        from django.contrib.auth.signals import user_logged_in, user_login_failed
+
+        from traf3li.core import throttle
+
+        user_login_failed.connect(throttle.on_login_failed, dispatch_uid="login-throttle-failed")
+        user_logged_in.connect(throttle.on_logged_in, dispatch_uid="login-throttle-ok")
+
         # A firm or domain saved or deleted: every process forgets which firm a host is (ADR 0034).
         from django.db.models.signals import post_delete, post_save
         from django_tenants.utils import get_tenant_domain_model, get_tenant_model

@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from traf3li.api.permissions import IsFirmAdmin
 from traf3li.api.views import FirmReadOnlyViewSet
+from traf3li.core import throttle
 from traf3li.users.models import User
 from traf3li.users.services import user_create, user_update
 
@@ -39,9 +40,21 @@ class TokenView(ObtainAuthToken):
     # ObtainAuthToken names its own parsers; take the project's, whose JSON parser limits nesting.
     parser_classes = api_settings.DEFAULT_PARSER_CLASSES
 
-    @extend_schema(responses=inline_serializer("TokenResponse", {"token": serializers.CharField()}))
+    @extend_schema(
+        responses={
+            200: inline_serializer("TokenResponse", {"token": serializers.CharField()}),
+            429: OpenApiResponse(description="Too many failed logins for this username or client: see Retry-After."),
+        }
+    )
     def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+        username = str(request.data.get("username", "")) if hasattr(request.data, "get") else ""
+        seconds = throttle.blocked_for(request, username)
+        if seconds:
+            return throttle.too_many(seconds)
+        response = super().post(request, *args, **kwargs)
+        if response.status_code == 200:
+            throttle.succeeded(request, username)
+        return response
 
 
 class PreferencesSerializer(serializers.ModelSerializer):
