@@ -85,6 +85,20 @@ MESSAGING_SENDING_STALE_SECONDS = 600
 # The scheme of the firm's public URLs (Twilio's status callback names the firm's host).
 PUBLIC_URL_SCHEME = os.environ.get("PUBLIC_URL_SCHEME", "https")
 
+# Served over HTTPS (TLS here, or at a proxy listed in TRUSTED_PROXIES): HSTS for the platform and
+# every firm's subdomain, secure cookies, and plain HTTP redirected (the load balancer's /healthz aside).
+TLS = env_bool("TLS", False)
+if TLS:
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+# Preloading is a promise to browsers' built-in lists that is slow to take back: each deployment opts
+# in (SECURE_HSTS_PRELOAD=true) once its domain is ready, so check --deploy does not ask for it.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
 # --- tenancy -------------------------------------------------------------------------------
 # The public schema holds firms, their domains, platform admins and the beat schedule. Every
 # firm's schema holds its own users, tokens, sessions and all business data (ADR 0001).
@@ -142,6 +156,7 @@ MIDDLEWARE = [
     # /healthz answers on any host (a load balancer checks the IP) and before anything that queries
     # the database, so a database that is down is a JSON 503, not the tenant lookup's HTML 500.
     "traf3li.core.middleware.HealthCheckMiddleware",
+    "traf3li.core.middleware.TrustedProxySchemeMiddleware",  # https behind a trusted TLS proxy, before redirects
     "django.middleware.security.SecurityMiddleware",
     # Static files before the tenant lookup: no query per asset, and they load on every host.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -163,6 +178,7 @@ MIDDLEWARE = [
 # What the providers' webhooks (/hooks/) run through, as gunicorn serves them (traf3li.core.handlers):
 # their firm and the audit's action context; no session, user, CSRF or language.
 HOOKS_MIDDLEWARE = [
+    "traf3li.core.middleware.TrustedProxySchemeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "traf3li.core.middleware.CachedTenantMiddleware",
     "traf3li.core.middleware.RequestContextMiddleware",
@@ -283,6 +299,14 @@ SPECTACULAR_SETTINGS = {
         # "kind" and "source" mean different things on clients, leads and timeline entries.
         "EntryKindEnum": "timeline.choices.EntryKind",
         "EntrySourceEnum": "timeline.choices.EntrySource",
+        # Every "status" field of its own name: cases, leads, events, attendees, emails, invoices, installments.
+        "CaseStatusEnum": "traf3li.crm.choices.CaseStatus",
+        "LeadStatusEnum": "traf3li.crm.choices.LeadStatus",
+        "EventStatusEnum": "timeline.events.choices.EventStatus",
+        "AttendeeStatusEnum": "timeline.events.choices.AttendeeStatus",
+        "EmailStatusEnum": "messaging.choices.EmailStatus",
+        "InvoiceStatusEnum": "billing.choices.InvoiceStatus",
+        "InstallmentStatusEnum": "billing.choices.InstallmentStatus",
     },
 }
 

@@ -8,7 +8,7 @@ from django_tenants.utils import get_tenant_domain_model
 
 from traf3li.core.context import action_context
 from traf3li.core.health import healthz
-from traf3li.core.proxies import client_ip
+from traf3li.core.proxies import client_ip, from_trusted_proxy
 from traf3li.core.tenant_cache import tenant_cache_get, tenant_cache_put
 
 SOURCE_BY_PREFIX = (("/admin/", "admin"), ("/hooks/", "webhook"))
@@ -28,6 +28,21 @@ class HealthCheckMiddleware:
     def __call__(self, request):
         if request.path_info == "/healthz":
             return healthz(request)
+        return self.get_response(request)
+
+
+class TrustedProxySchemeMiddleware:
+    """A request a trusted proxy received over HTTPS is secure (``request.is_secure()``), and only
+    then: Django's SECURE_PROXY_SSL_HEADER would believe the header from anyone."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if from_trusted_proxy(request):
+            proto = request.META.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip().lower()
+            if proto in ("http", "https"):
+                request.META["wsgi.url_scheme"] = proto
         return self.get_response(request)
 
 
