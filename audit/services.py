@@ -25,13 +25,14 @@ from django.db.models import Q
 from audit import chain
 from audit.choices import ERROR_UNKNOWN_ACTION, ActorType, AuditAction, Source, action_is_registered
 from audit.models import AuditChainAnchor, AuditChainHead, AuditEvent, AuditStateSnapshot
-from traf3li.core import registries
+from traf3li.core import privacy, registries
 from traf3li.core.commit_work import commit_work_add, commit_work_register
 from traf3li.core.context import current_context
+from traf3li.core.privacy import legal_hold_check
 from traf3li.core.subjects import SubjectRef, subject_of, subject_parse
 
 SYSTEM_ACTOR = "system"
-REDACTED = "[erased]"
+REDACTED = privacy.REDACTED  # one word for erased data, in the log and in every app's rows
 ERROR_NO_HEAD = "The audit chain head of schema '{schema}' is missing; run the audit migrations."
 # Keys an erasure leaves alone by default: they identify records, not people.
 STRUCTURAL_KEYS = frozenset({"id", "created_at", "updated_at"})
@@ -352,7 +353,9 @@ def _redact_changes(changes: dict, fields: set[str] | None) -> dict:
     def redact(values: dict) -> dict:
         out = {}
         for key, value in values.items():
-            personal = key in fields if fields is not None else not (key in STRUCTURAL_KEYS or key.endswith("_id"))
+            # A foreign key's id is structure; a text "…_id" (national_id) is the person's.
+            foreign_key = key.endswith("_id") and (value is None or isinstance(value, int))
+            personal = key in fields if fields is not None else not (key in STRUCTURAL_KEYS or foreign_key)
             out[key] = REDACTED if personal and value not in (None, "") else value
         return out
 
@@ -365,6 +368,8 @@ def audit_erase(
     subject,
     fields: Iterable[str] | None = None,
     events: models.QuerySet | None = None,
+    markers: Iterable[str] = (),
+    records: Iterable[dict] = (),
     actor=None,
 ) -> int:
     """Blank a person's data in the audit payloads without breaking the chain (ADR 0005).
@@ -375,8 +380,15 @@ def audit_erase(
     redacted event keeps its ``payload_digest`` and loses its salt, so the chain still verifies
     and the old values can't be guessed back. One ``erase`` event lists the redacted ids; verify
     rejects an erased event that no ``erase`` event lists. Returns the number of events redacted.
+
+    A subject under legal hold (its case is held, or it reaches a held case through the
+    hierarchy) is refused with ``SubjectHeldError`` (409). ``markers`` (the person's name, email,
+    phone) also blank the entity name of the further ``events`` that quote them; ``records``
+    (``{"model", "id", "fields"}``, from the privacy erasure) are listed in the ``erase`` event.
     """
     ref = subject_parse(subject)
+    legal_hold_check(ref)
+    markers = tuple(markers)
     wanted = set(fields) if fields is not None else None
     about = Q(entity_type=ref.type, entity_id=ref.id)
     performed = Q(actor_type=ActorType.USER, actor_id=ref.id) if ref.type == "user" else Q(pk__in=[])
@@ -388,7 +400,7 @@ def audit_erase(
     for event in AuditEvent.objects.filter(query).exclude(action=AuditAction.ERASE).order_by("seq").iterator():
         is_about = event.entity_type == ref.type and event.entity_id == ref.id
         is_by = ref.type == "user" and event.actor_type == ActorType.USER and event.actor_id == ref.id
-        if is_about:
+        if is_about or any(marker.lower() in event.entity_name.lower() for marker in markers):
             event.entity_name = REDACTED
         if is_about or not is_by:  # about the person, or an event the caller found quoting them
             event.changes = _redact_changes(event.changes, wanted)
@@ -414,7 +426,10 @@ def audit_erase(
         action=AuditAction.ERASE,
         entity=ref,
         entity_name=REDACTED,
-        changes={"before": {}, "after": {"redacted_events": [event.pk for event in redacted]}},
+        changes={
+            "before": {},
+            "after": {"redacted_events": [event.pk for event in redacted], "redacted_records": list(records)},
+        },
         case_id=None,
         actor=actor,
     )

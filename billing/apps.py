@@ -31,6 +31,9 @@ class BillingConfig(AppConfig):
         )
         case_of_register("invoice", _invoice_case)
         action_register("mark_overdue_installment", _("An installment of a payment plan turned overdue"))
+        from billing import privacy
+
+        privacy.register()  # the privacy data map: what invoices keep, and what tax law keeps (ADR 0060)
 
 
 def _invoice_case(ref, invoice) -> int | None:

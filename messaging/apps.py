@@ -17,6 +17,9 @@ class MessagingConfig(AppConfig):
 
         # Secrets never reach the audit log; their keyed fingerprint shows that they changed.
         snapshot_omit_register("messaging.ChannelAccount", ["secrets_encrypted"])
+        from messaging import privacy
+
+        privacy.register()  # the privacy data map: messages, calls, emails, raw deliveries
 
         # Processing v1: messages and calls onto the timeline.
         from messaging.handlers import HANDLERS

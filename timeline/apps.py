@@ -23,6 +23,9 @@ class TimelineConfig(AppConfig):
         admin_index_register(_activity_counters)
         # Set by migration 0002; citus_setup sets it again on shards that moved (traf3li.core.citus).
         column_statistics_register("timeline_entry", "search", 1000)
+        from timeline import privacy
+
+        privacy.register()  # the privacy data map: where entries keep personal data
 
 
 def _activity_counters(request) -> dict:

@@ -134,6 +134,7 @@ TENANT_APPS = [
     "timeline.events",
     "billing",
     "messaging",
+    "privacy",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -26,6 +26,7 @@ api_v1 = [
     path("", include("timeline.events.api.urls")),
     path("", include("billing.api.urls")),
     path("", include("messaging.api.urls")),
+    path("", include("privacy.api.urls")),
 ]
 
 urlpatterns = [

@@ -18,3 +18,6 @@ class ActivitiesConfig(AppConfig):
         subject_register("working_calendar", "activities.WorkingCalendar", public=False)
         subject_register("holiday", "activities.Holiday", public=False)
         subject_register("notification", "activities.Notification", public=False)
+        from timeline.activities import privacy
+
+        privacy.register()  # the privacy data map: activities and notifications

@@ -36,3 +36,6 @@ class EventsConfig(AppConfig):
         action_register("cancel_event", _("A calendar event or one of its occurrences was cancelled"))
         action_register("issue_calendar_feed", _("A calendar feed URL was issued"))
         action_register("remind_event", _("A calendar event's reminder was sent"))
+        from timeline.events import privacy
+
+        privacy.register()  # the privacy data map: events and attendees

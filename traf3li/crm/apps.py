@@ -31,3 +31,6 @@ class CrmConfig(AppConfig):
         # A case is its own case: its events and its entries' events carry its id.
         case_of_register("case", lambda ref, case: ref.id)
         legal_hold_register(case_held_ids)
+        from traf3li.crm import privacy
+
+        privacy.register()  # the privacy data map: where these records keep personal data
