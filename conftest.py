@@ -49,6 +49,7 @@ def _no_tenant_cache(settings):
     process each request looks its host up again. The cache's own tests turn it back on; the
     browser tests' gunicorn keeps it, as in production."""
     settings.TENANT_CACHE_MAX_AGE_SECONDS = 0
+    settings.TOKEN_CACHE_MAX_AGE_SECONDS = 0
 
 
 @pytest.fixture(autouse=True)

@@ -152,6 +152,8 @@ TENANT_LIMIT_SET_CALLS = True
 # an entry is looked up again after TENANT_CACHE_MAX_AGE_SECONDS. 0 turns the cache off.
 TENANT_CACHE_CHECK_SECONDS = 1.0
 TENANT_CACHE_MAX_AGE_SECONDS = float(os.environ.get("TENANT_CACHE_MAX_AGE_SECONDS", "30"))
+# API token -> user, remembered the same way (traf3li.api.authentication); 0 turns it off.
+TOKEN_CACHE_MAX_AGE_SECONDS = float(os.environ.get("TOKEN_CACHE_MAX_AGE_SECONDS", "30"))
 
 MIDDLEWARE = [
     # /healthz answers on any host (a load balancer checks the IP) and before anything that queries

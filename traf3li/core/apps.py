@@ -23,12 +23,20 @@ class CoreConfig(AppConfig):
         user_login_failed.connect(throttle.on_login_failed, dispatch_uid="login-throttle-failed")
         user_logged_in.connect(throttle.on_logged_in, dispatch_uid="login-throttle-ok")
 
-        # A firm or domain saved or deleted: every process forgets which firm a host is (ADR 0034).
+        from django.contrib.auth import get_user_model
         from django.db.models.signals import post_delete, post_save
         from django_tenants.utils import get_tenant_domain_model, get_tenant_model
+        from rest_framework.authtoken.models import Token
 
+        from traf3li.api.authentication import tokens
         from traf3li.core.tenant_cache import tenant_cache_forget
 
+        # A token or a user saved or deleted (revoked, deactivated, a new role): tokens are looked up again.
+        for model in (Token, get_user_model()):
+            post_save.connect(tokens.forget, sender=model, dispatch_uid=f"token-cache-{model._meta.label}")
+            post_delete.connect(tokens.forget, sender=model, dispatch_uid=f"token-cache-del-{model._meta.label}")
+
+        # A firm or domain saved or deleted: every process forgets which firm a host is (ADR 0034).
         for model in (get_tenant_model(), get_tenant_domain_model()):
             post_save.connect(tenant_cache_forget, sender=model, dispatch_uid=f"tenant-cache-{model._meta.label}")
             post_delete.connect(tenant_cache_forget, sender=model, dispatch_uid=f"tenant-cache-del-{model._meta.label}")

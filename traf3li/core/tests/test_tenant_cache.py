@@ -6,8 +6,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
-from conftest import api_client_for
-from traf3li.core import tenant_cache
+from conftest import api_client_for, make_user
+from traf3li.core import process_cache, tenant_cache
 from traf3li.firms.models import Domain
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +70,7 @@ def test_another_process_change_is_seen_through_the_redis_version(firm_a, admin_
     api = api_client_for(firm_a, admin_a)
     statements(api)
     assert lookups(statements(api)) == []
-    tenant_cache._redis().incr(tenant_cache.VERSION_KEY)  # what another process's save does
+    process_cache._redis().incr(tenant_cache.VERSION_KEY)  # what another process's save does
     assert any("firms_domain" in sql for sql in statements(api))
 
 
@@ -84,7 +84,7 @@ def test_with_redis_down_entries_expire_by_age(firm_a, admin_a, cache_on, settin
 
         incr = get
 
-    monkeypatch.setattr(tenant_cache, "_redis", lambda: Down())
+    monkeypatch.setattr(process_cache, "_redis", lambda: Down())
     assert lookups(statements(api)) == []  # still fresh
     settings.TENANT_CACHE_MAX_AGE_SECONDS = 1e-9
     assert any("firms_domain" in sql for sql in statements(api))
@@ -102,3 +102,47 @@ def _token(firm, user) -> str:
 
     with schema_context(firm.schema_name):
         return Token.objects.get_or_create(user=user)[0].key
+
+
+@pytest.fixture
+def tokens_on(settings, cache_on):
+    settings.TOKEN_CACHE_MAX_AGE_SECONDS = 30
+    from traf3li.api.authentication import tokens
+
+    tokens.forget()
+    yield
+    tokens.forget()
+
+
+def test_a_known_token_costs_no_query_and_a_revoked_one_is_refused_at_once(firm_a, admin_a, tokens_on):
+    api = api_client_for(firm_a, admin_a)
+    statements(api)
+    assert statements(api) == []  # the host and the token remembered: /api/v1/me/ asks nothing
+    with schema_context(firm_a.schema_name):
+        from rest_framework.authtoken.models import Token
+
+        Token.objects.filter(user=admin_a).delete()  # revoked
+    assert api.get("/api/v1/me/").status_code == 401
+
+
+def test_a_deactivated_user_is_refused_at_once_and_a_role_change_seen(firm_a, tokens_on):
+    from traf3li.users.services import user_update
+
+    user = make_user(firm_a, "cached_lawyer", role="lawyer")
+    api = api_client_for(firm_a, user)
+    assert api.get("/api/v1/me/").json()["role"] == "lawyer"
+    with schema_context(firm_a.schema_name):
+        user_update(user=user, data={"role": "staff"})
+    assert api.get("/api/v1/me/").json()["role"] == "staff"
+    with schema_context(firm_a.schema_name):
+        user_update(user=user, data={"is_active": False})
+    assert api.get("/api/v1/me/").status_code == 401
+
+
+def test_another_process_revoking_a_token_is_seen_through_the_redis_version(firm_a, admin_a, tokens_on):
+    from traf3li.api.authentication import tokens
+
+    api = api_client_for(firm_a, admin_a)
+    statements(api)
+    process_cache._redis().incr(tokens.version_key)  # what another process's revocation does
+    assert any("authtoken_token" in sql for sql in statements(api))

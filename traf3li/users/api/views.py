@@ -7,13 +7,14 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from traf3li.api.permissions import IsFirmAdmin
+from traf3li.api.serializers import BuiltOnceMixin
 from traf3li.api.views import FirmReadOnlyViewSet
 from traf3li.core import throttle
 from traf3li.users.models import User
 from traf3li.users.services import user_create, user_update
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(BuiltOnceMixin, serializers.ModelSerializer):
     name = serializers.CharField(source="display_name", read_only=True)
     password = serializers.CharField(write_only=True, min_length=8)
 
