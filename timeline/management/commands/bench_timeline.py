@@ -122,7 +122,7 @@ class Command(BaseCommand):
             Domain.objects.filter(tenant=firm).delete()
             Firm.objects.filter(pk=firm.pk).delete()
         return firm_create(
-            slug=slug, name="Bench Law", admin_username=BENCH_ADMIN, admin_password="bench-admin-2026"
+            slug=slug, name="Bench Law", admin_username=BENCH_ADMIN, admin_password="Skewed-timeline-load-77"
         ).firm
 
     def loaded(self, firm) -> int:
