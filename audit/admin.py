@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from audit.choices import ActorType, Source, action_catalogue
 from audit.models import AuditEvent
 from audit.services import SYSTEM_ACTOR
-from traf3li.admin_sites import firm_admin
+from traf3li.admin_sites import ReadOnlyAdmin, firm_admin
 from traf3li.core.subjects import SubjectError, subject_model, subject_types
 from traf3li.users.models import User
 
@@ -132,7 +132,7 @@ class EntityTypeFilter(CatalogueFilter):
 
 
 @admin.register(AuditEvent, site=firm_admin)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """Read-only: the log is append-only in the database too, so there is nothing to add, change or delete."""
 
     list_display = [
@@ -151,15 +151,6 @@ class AuditEventAdmin(admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     list_per_page = 50
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     # Codes and JSON shown by their human names: the action's description, the entity's model, a table of changes.
     shown_as = {

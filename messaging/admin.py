@@ -27,7 +27,7 @@ from messaging.models import (
     RejectedDelivery,
     WebhookDelivery,
 )
-from traf3li.admin_sites import firm_admin
+from traf3li.admin_sites import ReadOnlyAdmin, firm_admin
 
 
 def _secret_field(label) -> forms.CharField:
@@ -104,17 +104,6 @@ class ChannelAccountAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # deliveries name their account: deactivate it instead
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WebhookDelivery, site=firm_admin)

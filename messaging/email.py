@@ -49,13 +49,14 @@ from messaging.handlers import (
     event_first_time,
     event_time,
     locked_or_created,
+    parsed,
     ranked_advances,
     timeline_record,
     timeline_refresh,
 )
 from messaging.matching import counterpart
 from messaging.models import EmailCampaign, EmailEvent, EmailMessage, WebhookDelivery
-from messaging.parsers import ChannelEvent, ParseError
+from messaging.parsers import ChannelEvent
 from messaging.processing import Permanent
 from traf3li.core.i18n import in_firm_language
 from traf3li.core.subjects import subject_of
@@ -91,11 +92,7 @@ def message_key(event: ChannelEvent) -> str:
 
 
 def _handle(delivery: WebhookDelivery, parse) -> None:
-    try:
-        events = parse(bytes(delivery.body))
-    except ParseError as exc:
-        raise Permanent(str(exc)) from exc
-    for event in events:
+    for event in parsed(delivery, parse):
         key = message_key(event)
         if len(key) > MAX_ID or len(event.idempotency_key) > MAX_ID:
             raise Permanent(f"message id or event key longer than {MAX_ID} characters: {key[:40]}...")

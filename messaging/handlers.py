@@ -104,12 +104,16 @@ def whatsapp(delivery: WebhookDelivery) -> None:
 HANDLERS = {"twilio_sms": twilio_sms, "twilio_voice": twilio_voice, "whatsapp": whatsapp}
 
 
-def _handle(delivery: WebhookDelivery, parse) -> None:
+def parsed(delivery: WebhookDelivery, parse) -> list[ChannelEvent]:
+    """The delivery's events; a body its parser refuses can never process (``Permanent``)."""
     try:
-        events = parse(bytes(delivery.body))
+        return parse(bytes(delivery.body))
     except ParseError as exc:
         raise Permanent(str(exc)) from exc
-    for event in events:
+
+
+def _handle(delivery: WebhookDelivery, parse) -> None:
+    for event in parsed(delivery, parse):
         if len(event.external_id) > MAX_EXTERNAL_ID:
             raise Permanent(f"external id longer than {MAX_EXTERNAL_ID} characters: {event.external_id[:40]}...")
         if not event_first_time(event, delivery):

@@ -5,7 +5,6 @@ sender of anything else (``handlers._counterpart_address``); :func:`counterpart_
 the same rule in SQL. A row is unmatched while it has no subject (``subject_id IS NULL``).
 """
 
-from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db.models import Case, CharField, Count, F, IntegerField, Max, QuerySet, Value, When
@@ -13,7 +12,7 @@ from django.db.models.functions import Cast, Left
 
 from messaging.models import Call, ChannelAccount, EmailMessage, Message
 from traf3li.api.pagination import keyset_filter
-from traf3li.core.subjects import SubjectError, SubjectRef, subject_dict, subject_model
+from traf3li.core.subjects import SubjectRef, subject_dict, subjects_load
 
 PREVIEW_LENGTH = 140  # characters of a message's body in the inbox and the conversations
 
@@ -160,19 +159,7 @@ def conversation_page(queryset: QuerySet, *, after: tuple | None, reverse: bool,
 
 def subjects_resolve(refs: Iterable[tuple[str, int]]) -> dict[tuple[str, int], dict]:
     """``{(type, id): {"type", "id", "name"}}`` for the records behind ``refs``: one query per type."""
-    by_type = defaultdict(set)
-    for type_name, pk in refs:
-        if type_name and pk is not None:
-            by_type[type_name].add(pk)
-    found = {}
-    for type_name, ids in by_type.items():
-        try:
-            model = subject_model(type_name)
-        except SubjectError:
-            continue
-        for pk, instance in model._default_manager.in_bulk(ids).items():
-            found[(type_name, pk)] = subject_dict(instance)
-    return found
+    return {ref: subject_dict(instance) for ref, instance in subjects_load(refs).items()}
 
 
 # Minutes from a client's message to the firm's first reply, on WhatsApp. A wait starts with an

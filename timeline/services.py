@@ -25,7 +25,12 @@ from traf3li.api.exceptions import TransitionError
 from traf3li.core.commit_work import Batch, bulk_execute
 from traf3li.core.context import current_context
 from traf3li.core.registries import case_of, hierarchy_ancestors, hierarchy_registered, hierarchy_types
-from traf3li.core.subjects import SubjectError, SubjectRef, subject_display_name, subject_model, subject_of
+from traf3li.core.subjects import (
+    SubjectRef,
+    subject_display_name,
+    subject_of,
+    subjects_load,
+)
 
 ERROR_KIND = gettext_lazy("Unknown kind '{kind}'. Known kinds: {known}.")
 ERROR_SOURCE = gettext_lazy("Unknown source '{source}'. Known sources: {known}.")
@@ -430,29 +435,13 @@ def _import_chunk(items: Iterable[dict], actor) -> int:
     return len(inserted)
 
 
-def _resolve_refs(refs: Iterable[tuple[str, int]]) -> dict[tuple[str, int], models.Model]:
-    """Load the records behind subject refs, one query per type; unknown types and gone records are skipped."""
-    by_type = defaultdict(set)
-    for type_name, pk in refs:
-        by_type[type_name].add(pk)
-    found = {}
-    for type_name, ids in by_type.items():
-        try:
-            model = subject_model(type_name)
-        except SubjectError:
-            continue
-        for pk, obj in model._default_manager.in_bulk(ids).items():
-            found[(type_name, pk)] = obj
-    return found
-
-
 def _stored_refs(entry: Entry) -> list[tuple[str, int]]:
     return [(entry.subject_type, entry.subject_id), *((r["type"], r["id"]) for r in entry.related)]
 
 
 def _relink(entries: list[Entry]) -> None:
     """Recompute the link rows of ``entries`` from their subjects as they are now."""
-    instances = _resolve_refs(ref for entry in entries for ref in _stored_refs(entry))
+    instances = subjects_load(ref for entry in entries for ref in _stored_refs(entry))
     EntryLink.objects.filter(entry__in=entries).delete()
     rows = []
     for entry in entries:

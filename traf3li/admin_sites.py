@@ -25,6 +25,19 @@ def boolean_icon(value) -> str:
 admin_list._boolean_icon = boolean_icon
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """What the system wrote (audit events, reminders, deliveries): shown, never added, changed or deleted."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ThrottledLoginMixin:
     """The login page answers 429 while its username or client is blocked (``traf3li.core.throttle``)."""
 

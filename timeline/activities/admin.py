@@ -12,7 +12,7 @@ from timeline.activities import selectors, services
 from timeline.activities.choices import ActivityState, Due, Weekday
 from timeline.activities.deadlines import firm_today
 from timeline.activities.models import Activity, ActivityType, Holiday, Reminder, WorkingCalendar
-from traf3li.admin_sites import firm_admin
+from traf3li.admin_sites import ReadOnlyAdmin, firm_admin
 from traf3li.api.exceptions import TransitionError
 from traf3li.core.i18n import in_firm_language
 from traf3li.core.subjects import subject_model, subject_types
@@ -283,7 +283,7 @@ class WorkingCalendarAdmin(admin.ModelAdmin):
 
 
 @admin.register(Reminder, site=firm_admin)
-class ReminderAdmin(admin.ModelAdmin):
+class ReminderAdmin(ReadOnlyAdmin):
     """Read-only: operators see what was sent and what keeps failing (and why)."""
 
     list_display = [
@@ -312,12 +312,3 @@ class ReminderAdmin(admin.ModelAdmin):
             }
             extra_context = {**(extra_context or {}), "subtitle": subtitle}
         return super().change_view(request, object_id, form_url, extra_context)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

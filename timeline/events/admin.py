@@ -18,7 +18,7 @@ from timeline.events.choices import COURT_TYPES, EventStatus
 from timeline.events.models import ActionItem, AgendaItem, Attendee, Event, EventReminder, FeedToken
 from timeline.events.recurrence import instant
 from timeline.rollups import firm_tz
-from traf3li.admin_sites import firm_admin
+from traf3li.admin_sites import ReadOnlyAdmin, firm_admin
 from traf3li.api.exceptions import TransitionError
 
 # The wall-time columns stand for the services' start and end; the invoice link is the API's (billing's ids).
@@ -336,7 +336,7 @@ class FeedTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(EventReminder, site=firm_admin)
-class EventReminderAdmin(admin.ModelAdmin):
+class EventReminderAdmin(ReadOnlyAdmin):
     """Read-only: what was sent, what is owed and what keeps failing (and why)."""
 
     list_display = [
@@ -352,12 +352,3 @@ class EventReminderAdmin(admin.ModelAdmin):
     ]
     list_filter = ["state", "offset"]
     list_select_related = ["event", "recipient"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

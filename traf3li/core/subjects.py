@@ -5,6 +5,8 @@ register their subject types in ``AppConfig.ready()``; content types back the re
 GenericForeignKeys (timeline entries, activities, audit events) can store them.
 """
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.apps import apps
@@ -116,3 +118,21 @@ def subject_display_name(instance: models.Model) -> str:
 def subject_dict(instance: models.Model) -> dict:
     ref = subject_of(instance)
     return {"type": ref.type, "id": ref.id, "name": subject_display_name(instance)}
+
+
+def subjects_load(refs: Iterable[tuple[str, int]]) -> dict[tuple[str, int], models.Model]:
+    """The records behind ``(type, id)`` refs, one query per type; unknown types, blank refs and
+    gone records are left out."""
+    by_type = defaultdict(set)
+    for type_name, pk in refs:
+        if type_name and pk is not None:
+            by_type[type_name].add(pk)
+    found = {}
+    for type_name, ids in by_type.items():
+        try:
+            model = subject_model(type_name)
+        except SubjectError:
+            continue
+        for pk, obj in model._default_manager.in_bulk(ids).items():
+            found[(type_name, pk)] = obj
+    return found

@@ -1,12 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
-from django_tenants.utils import get_public_schema_name, schema_context
 
 from audit.selectors import chain_verify
 from traf3li.core.context import command_context
-from traf3li.firms.models import Firm
+from traf3li.firms.selectors import firms_walk
 
-ERROR_UNKNOWN_FIRM = "No firm with slug '{slug}'."
 ERROR_BROKEN = "Audit chain broken in {count} firm(s): {slugs}"
 
 
@@ -23,17 +20,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts):
-        firms = Firm.objects.exclude(schema_name=get_public_schema_name()).order_by("slug")
-        if opts["firm"]:
-            firms = firms.filter(slug=opts["firm"])
-            if not firms.exists():
-                raise CommandError(ERROR_UNKNOWN_FIRM.format(slug=opts["firm"]))
         broken = []
         with command_context("audit_verify"):
-            for firm in firms:
-                with schema_context(firm.schema_name):
-                    connection.set_tenant(firm)
-                    result = chain_verify(incremental=opts["incremental"])
+            for firm in firms_walk(opts["firm"]):
+                result = chain_verify(incremental=opts["incremental"])
                 if result.ok:
                     self.stdout.write(f"{firm.slug}: ok, {result.checked} events")
                 else:
@@ -42,6 +32,5 @@ class Command(BaseCommand):
                         f"{firm.slug}: BROKEN at event id {result.event_id} (seq {result.seq}): {result.reason}; "
                         f"{result.checked} events verified before it"
                     )
-        connection.set_schema_to_public()
         if broken:
             raise CommandError(ERROR_BROKEN.format(count=len(broken), slugs=", ".join(broken)))
