@@ -46,6 +46,7 @@ from messaging import adapters, handlers
 from messaging.choices import Channel, Direction, SendState
 from messaging.matching import counterpart
 from messaging.models import ChannelAccount, Message
+from traf3li.api.exceptions import TransitionError
 from traf3li.core.normalize import normalize_phone
 from traf3li.core.subjects import subject_of
 
@@ -61,6 +62,7 @@ ERROR_BAD_NUMBER = _("'{value}' is not a phone number.")
 ERROR_BODY_REQUIRED = _("Write the message, or choose a template.")
 ERROR_BODY_TOO_LONG = _("A message has at most {limit} characters.")
 ERROR_TEMPLATE_SMS = _("Templates are WhatsApp's: an SMS has a body only.")
+ERROR_KEY_REUSED = _("This Idempotency-Key was already used for a different message.")
 ERROR_RESEND_STATE = _("Only a message whose outcome is unknown or that failed to send can be sent again.")
 
 
@@ -117,9 +119,17 @@ def message_queue(
     """Store an outbound message as queued and owe its sending; a repeated ``client_ref`` returns the first."""
     client_ref = client_ref or uuid.uuid4().hex
     existing = Message.objects.filter(client_ref=client_ref).first()
-    if existing is not None:
-        return Queued(existing, False)
     number, body = _validated(channel, to, body, template)
+    if existing is not None:
+        # The same key for another message is the client's mistake, not a retry: say so, send nothing.
+        if (existing.channel, existing.to_address, existing.body, existing.template) != (
+            channel,
+            number,
+            body,
+            template,
+        ):
+            raise TransitionError(str(ERROR_KEY_REUSED))
+        return Queued(existing, False)
     account = _account(PROVIDER_OF[channel])
     sender = account.phone_number_id if channel == Channel.WHATSAPP else account.from_number
     try:

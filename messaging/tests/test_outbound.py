@@ -148,6 +148,12 @@ def test_the_same_idempotency_key_twice_is_one_message_sent_once(firm_a, admin_a
         outbound.message_send(first.json()["id"])
         outbound.message_send(first.json()["id"])
     assert len(providers.seen) == 1
+    # the same key for a different message, or on the other channel, is refused and sends nothing
+    other = api.post("/api/v1/whatsapp/messages/", {"to": PHONE, "body": "Bye"}, HTTP_IDEMPOTENCY_KEY="spa-42")
+    sms = api.post("/api/v1/sms/messages/", {"to": PHONE, "body": "Hello"}, HTTP_IDEMPOTENCY_KEY="spa-42")
+    assert (other.status_code, sms.status_code) == (409, 409) and "different message" in other.json()["detail"]
+    with schema_context(firm_a.schema_name):
+        assert Message.objects.count() == 1
 
 
 def test_a_5xx_backs_off_and_the_retry_sends_it(firm_a, providers):
