@@ -1,8 +1,10 @@
 """The audit log: an append-only, hash-chained event store per firm (ADR 0004, ADR 0005).
 
-The database refuses UPDATE, DELETE and TRUNCATE on ``audit_auditevent`` (triggers installed by
-migration 0003 in every firm schema). Only ``audit.services.audit_purge`` (retention) and
-``audit.services.audit_erase`` (GDPR) pass, through a transaction-local bypass that they audit.
+The product's database role holds no UPDATE, DELETE or TRUNCATE on ``audit_auditevent`` and no
+write on the anchors (migration 0008), and triggers refuse them to every other role too, the
+owner's included. Only two SECURITY DEFINER functions owned by the ``traf3li_audit`` role pass:
+``audit_purge_events`` (retention) and ``audit_erase_events`` (GDPR), which
+``audit.services.audit_purge`` and ``audit_erase`` call and record as events (ADR 0062).
 """
 
 from django.db import models
@@ -42,6 +44,11 @@ class AuditEvent(models.Model):
     prev_hash = models.CharField(_("previous hash"), max_length=64)
     hash = models.CharField(_("hash"), max_length=64)
     erased_at = models.DateTimeField(_("erased at"), null=True, blank=True)
+    # 2: per-field digests (ADR 0063); 1: events written before them, one digest of the whole payload.
+    digest_version = models.PositiveSmallIntegerField(_("digest version"), default=2)
+    # What an erasure leaves to check the fields it did not blank: their salts, and the blanked
+    # fields' digests (never the event's salt, from which the blanked fields' salts would follow).
+    payload_proof = models.JSONField(_("erasure proof"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("audit event")

@@ -32,7 +32,7 @@ SNAPSHOT_EVERY = 100
 _VERIFY_COLUMNS = (
     "id", "seq", "occurred_at", "actor_type", "actor_id", "actor_name", "actor_email", "actor_role", "action",
     "entity_type", "entity_id", "entity_name", "case_id", "changes", "metadata", "source", "request_id",
-    "payload_salt", "payload_digest", "prev_hash", "hash", "erased_at",
+    "payload_salt", "payload_digest", "prev_hash", "hash", "erased_at", "digest_version", "payload_proof",
 )  # fmt: skip
 
 
@@ -129,7 +129,7 @@ def _verify(incremental: bool) -> tuple[VerifyResult, SimpleNamespace | None]:
             return broken(event, REASON_UNVOUCHED if event.seq - 1 in unvouched else REASON_GAP)
         if event.prev_hash != expected:
             return broken(event, REASON_PREV)
-        if event.erased_at is None and chain.event_payload_digest(event) != event.payload_digest:
+        if chain.event_payload_ok(event) is False:  # None: an erased event of the old format
             return broken(event, REASON_PAYLOAD)
         if chain.event_link_hash(event) != event.hash:
             return broken(event, REASON_HASH)

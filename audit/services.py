@@ -5,14 +5,14 @@ once, and linked to the firm's hash chain when the transaction commits: the flus
 chain head under its row lock, links the transaction's events in Python and inserts them, then moves
 the head (ADR 0004, ADR 0030). The head is thus the last lock a writer takes,
 and it is held only for the flush and the COMMIT. ``audit_purge`` (retention) and
-``audit_erase`` (GDPR) are the only code that may delete or rewrite events; each opens the
-database's bypass for its own statement only and records what it did as a new event.
+``audit_erase`` (GDPR) are the only code that may delete or rewrite events; each calls the
+database's SECURITY DEFINER function for it (the product's own role may not, ADR 0062) and records
+what it did as a new event.
 """
 
 import json
 import secrets
 from collections.abc import Iterable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time
 from decimal import Decimal
@@ -24,7 +24,7 @@ from django.db.models import Q
 
 from audit import chain
 from audit.choices import ERROR_UNKNOWN_ACTION, ActorType, AuditAction, Source, action_is_registered
-from audit.models import AuditChainAnchor, AuditChainHead, AuditEvent, AuditStateSnapshot
+from audit.models import AuditChainHead, AuditEvent, AuditStateSnapshot
 from traf3li.core import privacy, registries
 from traf3li.core.commit_work import commit_work_add, commit_work_register
 from traf3li.core.context import current_context
@@ -33,11 +33,11 @@ from traf3li.core.subjects import SubjectRef, subject_of, subject_parse
 
 SYSTEM_ACTOR = "system"
 REDACTED = privacy.REDACTED  # one word for erased data, in the log and in every app's rows
+assert REDACTED in chain.BLANKS  # verify accepts nothing else under an erased field
 ERROR_NO_HEAD = "The audit chain head of schema '{schema}' is missing; run the audit migrations."
 # Keys an erasure leaves alone by default: they identify records, not people.
 STRUCTURAL_KEYS = frozenset({"id", "created_at", "updated_at"})
-BYPASS_SETTING = "traf3li.audit_bypass"  # read by the audit_event_guard() trigger function
-BYPASS_MODES = frozenset({"purge", "erase"})
+PERSONAL_COLUMNS = ("actor_name", "actor_email", "entity_name", "changes", "metadata")  # chain.payload_of's
 BODY_COLUMNS = (
     "actor_type", "actor_id", "actor_role", "action", "entity_type", "entity_id", "case_id", "source",
     "request_id", "payload_digest",
@@ -134,7 +134,7 @@ def _actor_columns(actor) -> dict:
 EVENT_COLUMNS = (
     "seq", "prev_hash", "hash", "occurred_at", "actor_type", "actor_id", "actor_name", "actor_email", "actor_role",
     "action", "entity_type", "entity_id", "entity_name", "case_id", "changes", "metadata", "source", "request_id",
-    "payload_salt", "payload_digest",
+    "payload_salt", "payload_digest", "digest_version",
 )  # fmt: skip
 JSON_COLUMNS = frozenset({"changes", "metadata"})
 SOURCES = frozenset(Source.values)
@@ -176,7 +176,8 @@ def _append(*, action: str, entity: SubjectRef, entity_name: str, changes: dict,
         changes=columns["changes"],
         metadata=columns["metadata"],
     )
-    columns["payload_digest"] = chain.payload_digest(columns["payload_salt"], payload)
+    columns["payload_digest"] = chain.payload_digest_v2(columns["payload_salt"], payload)
+    columns["digest_version"] = chain.DIGEST_V2
     event = AuditEvent(**columns)
     event._body_digest = chain.body_digest(**{key: columns[key] for key in BODY_COLUMNS})
     commit_work_add(COMMIT_WORK_KEY, event)
@@ -331,24 +332,6 @@ def audit_record(
     )
 
 
-@contextmanager
-def _bypass(mode: str):
-    """Open the trigger's bypass for this transaction's next statements only, then close it.
-
-    ``SET LOCAL``, not ``set_config()``: Citus propagates SET LOCAL to the worker that runs the
-    trigger (``citus.propagate_set_commands = 'local'``), and a function call stays on the
-    coordinator. The mode is one of two literals, so it is safe to spell in the statement.
-    """
-    if mode not in BYPASS_MODES:
-        raise ValueError(f"Unknown audit bypass mode '{mode}'.")
-    with connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL {BYPASS_SETTING} = '{mode}'")
-        try:
-            yield
-        finally:
-            cursor.execute(f"SET LOCAL {BYPASS_SETTING} = ''")
-
-
 def _redact_changes(changes: dict, fields: set[str] | None) -> dict:
     def redact(values: dict) -> dict:
         out = {}
@@ -378,8 +361,10 @@ def audit_erase(
     ``fields``), the events it *performed* when it is a user (name, email, ip, user agent), and
     any further ``events`` the caller found (for example entries that quoted the person). Each
     redacted event keeps its ``payload_digest`` and loses its salt, so the chain still verifies
-    and the old values can't be guessed back. One ``erase`` event lists the redacted ids; verify
-    rejects an erased event that no ``erase`` event lists. Returns the number of events redacted.
+    and the old values can't be guessed back; an event with per-field digests keeps the digests
+    of the fields blanked and the salts of the others, so those stay verified (ADR 0063). One
+    ``erase`` event lists the redacted ids; verify rejects an erased event that no ``erase``
+    event lists. Returns the number of events redacted.
 
     A subject under legal hold (its case is held, or it reaches a held case through the
     hierarchy) is refused with ``SubjectHeldError`` (409). ``markers`` (the person's name, email,
@@ -395,9 +380,10 @@ def audit_erase(
     query = about | performed
     if events is not None:
         query |= Q(pk__in=events.values("pk"))
-    now = current_clock()
-    redacted, touched = [], set()
-    for event in AuditEvent.objects.filter(query).exclude(action=AuditAction.ERASE).order_by("seq").iterator():
+    redacted, touched, rows = [], set(), []
+    events = AuditEvent.objects.filter(query).exclude(action__in=[AuditAction.ERASE, AuditAction.PURGE])
+    for event in events.order_by("seq").iterator():
+        before = chain.payload_of(**{name: getattr(event, name) for name in PERSONAL_COLUMNS})
         is_about = event.entity_type == ref.type and event.entity_id == ref.id
         is_by = ref.type == "user" and event.actor_type == ActorType.USER and event.actor_id == ref.id
         if is_about or any(marker.lower() in event.entity_name.lower() for marker in markers):
@@ -406,18 +392,20 @@ def audit_erase(
             event.changes = _redact_changes(event.changes, wanted)
         if is_by:
             event.actor_name, event.actor_email = REDACTED, ""
-            event.metadata = {**event.metadata, "ip": None, "user_agent": ""}
+            blanks = {key: blank for key, blank in (("ip", None), ("user_agent", "")) if key in event.metadata}
+            event.metadata = {**event.metadata, **blanks}
+        if event.digest_version == chain.DIGEST_V2:  # the untouched fields stay verifiable (ADR 0063)
+            after = chain.payload_of(**{name: getattr(event, name) for name in PERSONAL_COLUMNS})
+            event.payload_proof = chain.erasure_proof(
+                salt=event.payload_salt, proof=event.payload_proof, before=before, after=after
+            )
         event.payload_salt = ""
-        event.erased_at = event.erased_at or now
         redacted.append(event)
         touched.add((event.entity_type, event.entity_id))
-    if redacted:
-        with _bypass("erase"):
-            AuditEvent.objects.bulk_update(
-                redacted,
-                ["entity_name", "changes", "actor_name", "actor_email", "metadata", "payload_salt", "erased_at"],
-                batch_size=500,
-            )
+        rows.append({name: getattr(event, name) for name in ("id", *PERSONAL_COLUMNS, "payload_salt", "payload_proof")})
+    if rows:
+        with connection.cursor() as cursor:  # the only way the product's role can rewrite an event
+            cursor.execute("SELECT audit_erase_events(%s::jsonb)", [json.dumps(rows, cls=AuditJSONEncoder)])
         stale = Q(pk__in=[])
         for entity_type, entity_id in touched:
             stale |= Q(entity_type=entity_type, entity_id=entity_id)
@@ -475,29 +463,22 @@ def audit_purge(
     held = legal_hold_case_ids()
     doomed = doomed.exclude(case_id__in=held).exclude(Q(entity_type="case") & Q(entity_id__in=held))
     doomed_sql, doomed_params = doomed.values("id").query.sql_with_params()
-    event, anchor, snap = AuditEvent._meta.db_table, AuditChainAnchor._meta.db_table, AuditStateSnapshot._meta.db_table
-    sql = f"""
-        WITH doomed AS MATERIALIZED (SELECT id, seq, hash FROM {event} WHERE id IN ({doomed_sql})),
-        anchors AS (
-            INSERT INTO {anchor} (seq, hash, purged_at)
-            SELECT d.seq, d.hash, clock_timestamp() FROM doomed d
-             WHERE NOT EXISTS (SELECT 1 FROM doomed n WHERE n.seq = d.seq + 1)
-            ON CONFLICT (seq) DO NOTHING
-            RETURNING seq, hash
-        ),
-        gone AS (DELETE FROM {event} e USING doomed d WHERE e.id = d.id RETURNING e.entity_type, e.entity_id),
-        stale AS (
-            DELETE FROM {snap} s USING (SELECT DISTINCT entity_type, entity_id FROM gone) g
-             WHERE s.entity_type = g.entity_type AND s.entity_id = g.entity_id
-            RETURNING 1
+    event, snap = AuditEvent._meta.db_table, AuditStateSnapshot._meta.db_table
+    with connection.cursor() as cursor:
+        # The snapshots of the entities losing events first (a cache the product may delete), then
+        # the events, through the one function that may delete them (ADR 0062).
+        cursor.execute(
+            f"""DELETE FROM {snap} s USING (SELECT DISTINCT entity_type, entity_id FROM {event}
+                 WHERE id IN ({doomed_sql})) g
+                WHERE s.entity_type = g.entity_type AND s.entity_id = g.entity_id""",
+            doomed_params,
         )
-        SELECT (SELECT count(*) FROM gone),
-               (SELECT coalesce(json_agg(json_build_array(seq, hash) ORDER BY seq), '[]') FROM anchors),
-               (SELECT count(*) FROM stale)
-    """
-    with _bypass("purge"), connection.cursor() as cursor:
-        cursor.execute(sql, doomed_params)
-        deleted, anchors, _ = cursor.fetchone()
+        cursor.execute(
+            f"""SELECT deleted, anchors
+                  FROM audit_purge_events(ARRAY(SELECT id FROM {event} WHERE id IN ({doomed_sql})))""",
+            doomed_params,
+        )
+        deleted, anchors = cursor.fetchone()
     if isinstance(anchors, str):
         anchors = json.loads(anchors)
     tenant = connection.tenant

@@ -38,14 +38,25 @@ def commands() -> dict[str, list[str]]:
     }
 
 
+def product_env() -> dict[str, str]:
+    """The processes connect as the product's own role; the setup above ran as the owner (ADR 0062)."""
+    env = dict(os.environ)
+    app_url = env.get("DATABASE_APP_URL")
+    if app_url and not env.get("DATABASE_OWNER_URL"):
+        env["DATABASE_OWNER_URL"] = env["DATABASE_URL"]  # firm creation from the platform admin
+        env["DATABASE_URL"] = app_url
+    return env
+
+
 def supervise(named: dict[str, list[str]], banner: str = "") -> int:
     """Run each command until one dies or a stop signal arrives, then stop them all."""
     on_stop_signals()
     procs: list[subprocess.Popen] = []
     signum = None
     try:
+        env = product_env()
         for command in named.values():
-            procs.append(spawn(command, cwd=ROOT))
+            procs.append(spawn(command, cwd=ROOT, env=env))
         if banner:
             print(banner, flush=True)
         while all(p.poll() is None for p in procs):

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 # Where the embedded servers keep their data (a test points it at a folder of its own).
@@ -159,6 +159,43 @@ def pip_install(*packages: str) -> None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", *packages], check=True)
 
 
+APP_ROLE = "traf3li_app"  # traf3li.core.db.APP_ROLE: the product's role, which owns nothing (ADR 0062)
+
+
+def with_user(url: str, user: str, password: str = "") -> str:
+    """``url`` with its user (and password) replaced; the host, database and query stay."""
+    u = urlparse(url)
+    host = u.netloc.rpartition("@")[2]
+    auth = quote(user) + (":" + quote(password) if password else "")
+    return urlunparse(u._replace(netloc=f"{auth}@{host}"))
+
+
+def ensure_app_role(url: str) -> str | None:
+    """When ``url`` connects as a superuser, make sure the product's own role exists and can log in,
+    and return the URL the product connects with; ``None`` when we can't (an operator's own roles).
+
+    The role owns nothing: the migrations (run as ``url``'s owner) grant it what it needs."""
+    import psycopg
+    from psycopg import sql
+
+    password = os.environ.get("TRAF3LI_APP_DB_PASSWORD", "")
+    with psycopg.connect(url, autocommit=True) as conn:
+        if not conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]:
+            return None
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)).fetchone()
+        verb = "ALTER" if exists else "CREATE"
+        statement = sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE").format(
+            sql.Identifier(APP_ROLE)
+        )
+        if password:
+            statement += sql.SQL(" PASSWORD {}").format(sql.Literal(password))
+        try:
+            conn.execute(statement)
+        except psycopg.errors.DuplicateObject:  # another command created it at the same moment
+            conn.execute(sql.SQL("ALTER ROLE {} LOGIN").format(sql.Identifier(APP_ROLE)))
+    return with_user(url, APP_ROLE, password)
+
+
 def ensure_database(url: str) -> None:
     """Create the database named in the URL when the server does not have it yet."""
     import psycopg
@@ -242,6 +279,11 @@ def ensure_services(keep: list) -> dict:
         db_url = server.get_uri("traf3li")
     ensure_database(db_url)
     env["DATABASE_URL"] = db_url
+    # The URL stays the owner's (migrations, the test suite); the product's processes connect as
+    # DATABASE_APP_URL (scripts/demo.py, a test's gunicorn): neither a superuser nor an owner.
+    app_url = ensure_app_role(db_url)
+    if app_url:
+        env["DATABASE_APP_URL"] = app_url
 
     redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS)
     u = urlparse(redis_url)

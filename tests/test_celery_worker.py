@@ -10,7 +10,6 @@ import pytest
 from celery.backends.redis import RedisBackend
 from celery.result import AsyncResult
 from django.conf import settings
-from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = "redis://127.0.0.1:6379/14"
@@ -19,15 +18,15 @@ RESULTS = "redis://127.0.0.1:6379/14"
 @pytest.mark.slow
 def test_task_runs_in_the_schema_it_was_sent_from(scratch_firm):
     from traf3li.celery import app
+    from traf3li.core.db import product_database_env
     from traf3li.core.tasks import heartbeat_task
 
     # A queue of its own keeps any other worker on this broker from taking the task; the app's
     # configuration is left alone (other tests share it), only the worker stores results.
     queue = f"test-{uuid.uuid4().hex[:8]}"
-    db = settings.DATABASES["default"]
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{connection.settings_dict['NAME']}",
+        **product_database_env(),  # as the product's own role (ADR 0062)
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CELERY_RESULT_BACKEND": RESULTS,
     }

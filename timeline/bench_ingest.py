@@ -27,7 +27,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
-from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -57,6 +56,7 @@ from timeline.choices import EntryKind
 from timeline.models import Entry
 from timeline.selectors import _direct_totals, entry_stats, stats_shape
 from timeline.services import entry_import, entry_record
+from traf3li.core.db import database_url
 from traf3li.core.processes import child_env
 from traf3li.crm.models import Case, Client, Contact
 from traf3li.users.models import User
@@ -257,16 +257,6 @@ def worker_run(mode: str, *, tag: str, label: str, start: int, count: int, seed:
     return {"start": began, "end": ended, "count": count, **marks, "end_peak_mb": peak_rss_mb()}
 
 
-def _database_url() -> str:
-    """The URL of the database this process uses, so workers never fall back to another one."""
-    db = connection.settings_dict
-    auth = quote(db["USER"]) + (f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else "")
-    host = db["HOST"] or "127.0.0.1"
-    if host.startswith("/"):
-        return f"postgresql://{auth}@:{db['PORT']}/{quote(db['NAME'])}?host={quote(host)}"
-    return f"postgresql://{auth}@{host}:{db['PORT']}/{quote(db['NAME'])}"
-
-
 @dataclass
 class WorkerResult:
     ok: bool
@@ -276,7 +266,7 @@ class WorkerResult:
 
 def run_workers(specs: list[dict], firm: str) -> list[WorkerResult]:
     """Start one ``bench_ingest --worker`` process per spec; release them together once all are ready."""
-    env = child_env(DATABASE_URL=_database_url(), DEBUG="false", LOG_LEVEL="WARNING")
+    env = child_env(DATABASE_URL=database_url(), DEBUG="false", LOG_LEVEL="WARNING")
     manage = str(settings.BASE_DIR / "manage.py")
     procs = []
     for spec in specs:

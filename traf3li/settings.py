@@ -55,6 +55,11 @@ ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "").split(",
 DATABASES = {
     "default": database_from_url(os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/traf3li"))
 }
+# The role that owns the tables, when the product's own role (DATABASE_URL) is a lesser one (ADR
+# 0062): firm creation and partition upkeep run their DDL through this alias
+# (``traf3li.core.db.owner_alias``). Migrations are run as the owner by pointing DATABASE_URL at it.
+if os.environ.get("DATABASE_OWNER_URL") and os.environ["DATABASE_OWNER_URL"] != os.environ.get("DATABASE_URL"):
+    DATABASES["owner"] = {**database_from_url(os.environ["DATABASE_OWNER_URL"]), "CONN_MAX_AGE": 0}
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -88,9 +88,10 @@ UNGUARD_SQL = [
 def link_existing_events(apps, schema_editor):
     AuditEvent = apps.get_model("audit", "AuditEvent")
     AuditChainHead = apps.get_model("audit", "AuditChainHead")
+    db = schema_editor.connection.alias  # the owner's connection when a firm is created (ADR 0062)
     prev_hash, seq, last_at, batch = chain.GENESIS_HASH, 0, None, []
     fields = ["seq", "prev_hash", "hash", "payload_salt", "payload_digest", "actor_type", "source", "occurred_at"]
-    for event in AuditEvent.objects.order_by("occurred_at", "id").iterator(chunk_size=2000):
+    for event in AuditEvent.objects.using(db).order_by("occurred_at", "id").iterator(chunk_size=2000):
         seq += 1
         event.actor_type = "user" if event.actor_id is not None else "system"
         event.source = (event.metadata or {}).get("source") or "system"
@@ -103,12 +104,12 @@ def link_existing_events(apps, schema_editor):
         prev_hash, last_at = event.hash, event.occurred_at
         batch.append(event)
         if len(batch) >= 2000:
-            AuditEvent.objects.bulk_update(batch, fields)
+            AuditEvent.objects.using(db).bulk_update(batch, fields)
             batch = []
     if batch:
-        AuditEvent.objects.bulk_update(batch, fields)
-    previous = AuditEvent.objects.filter(seq=seq - 1).values_list("hash", flat=True).first() or chain.GENESIS_HASH
-    AuditChainHead.objects.create(id=1, seq=seq, prev_hash=previous, hash=prev_hash, occurred_at=last_at)
+        AuditEvent.objects.using(db).bulk_update(batch, fields)
+    previous = AuditEvent.objects.using(db).filter(seq=seq - 1).values_list("hash", flat=True).first() or chain.GENESIS_HASH
+    AuditChainHead.objects.using(db).create(id=1, seq=seq, prev_hash=previous, hash=prev_hash, occurred_at=last_at)
 
 
 class Migration(migrations.Migration):

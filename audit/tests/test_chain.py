@@ -11,7 +11,6 @@ from django_tenants.utils import schema_context
 from audit import chain
 from audit.models import AuditChainAnchor, AuditChainHead, AuditEvent
 from audit.selectors import (
-    REASON_ERASED,
     REASON_GAP,
     REASON_HASH,
     REASON_PAYLOAD,
@@ -135,7 +134,8 @@ def test_events_link_to_the_one_before(in_firm_a):
         # The new time comes from Python: Citus refuses a STABLE operator (timestamptz - interval)
         # applied to a column in an UPDATE.
         ("UPDATE audit_auditevent SET occurred_at = %(day_before)s WHERE id = %(victim)s", REASON_HASH, "victim"),
-        ("UPDATE audit_auditevent SET erased_at = now(), payload_salt = '' WHERE id = %s", REASON_ERASED, "victim"),
+        # Marked erased without an erasure proof: nothing vouches for its fields any more (ADR 0063).
+        ("UPDATE audit_auditevent SET erased_at = now(), payload_salt = '' WHERE id = %s", REASON_PAYLOAD, "victim"),
         ("UPDATE audit_auditevent SET hash = md5(hash) || md5(hash) WHERE id = %s", REASON_HASH, "victim"),
         ("DELETE FROM audit_auditevent WHERE id = %s", REASON_GAP, "next"),
     ],

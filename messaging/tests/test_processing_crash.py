@@ -17,12 +17,12 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from messaging import processing, services
 from messaging.models import Message, ProcessedEvent, WebhookDelivery
 from timeline.models import Entry
+from traf3li.core.db import product_database_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,11 +107,10 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(scratch_fir
     account = _account()
     sids = _store(account, marker, 40)
     owed = WebhookDelivery.objects.filter(account=account)
-    db = settings.DATABASES["default"]
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "traf3li.settings",
-        "DATABASE_URL": f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{connection.settings_dict['NAME']}",
+        **product_database_env(),  # as the product's own role (ADR 0062)
     }
     # when a worker dies by SIGKILL after handling 15 of them, inside its batch's transaction
     worker = subprocess.run(

@@ -30,20 +30,11 @@ from django.conf import settings
 from django.db import connection
 
 from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, ROOT, ServerDidNotStart, run_product
+from traf3li.core.db import product_database_env
 
 ARTIFACTS = ROOT / ".artifacts" / "browser"
 LANGUAGES = ("en", "ar")
 PASSWORD = "pass-word-123"  # conftest.make_user's
-
-
-def _database_url(settings_dict) -> str:
-    """The URL of the database this test session uses (the test database), in settings' own format."""
-    user = quote(settings_dict["USER"] or "postgres", safe="")
-    password = f":{quote(settings_dict['PASSWORD'], safe='')}" if settings_dict["PASSWORD"] else ""
-    host, port, name = settings_dict["HOST"] or "127.0.0.1", settings_dict["PORT"] or "5432", settings_dict["NAME"]
-    if host.startswith("/"):  # a unix socket (the embedded pgserver)
-        return f"postgresql://{user}{password}@/{quote(name)}?host={quote(host, safe='')}"
-    return f"postgresql://{user}{password}@{host}:{port}/{quote(name)}"
 
 
 @pytest.fixture(scope="session")
@@ -54,8 +45,11 @@ def product_server(django_db_setup):
     assert connection.settings_dict["NAME"] == settings.DATABASES["default"]["TEST"]["NAME"], "not the test database"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
+        # As the product's own role, which owns nothing (ADR 0062), as ./bin/demo runs it.
+        database = product_database_env()
         with run_product(
-            database_url=_database_url(connection.settings_dict),
+            database_url=database["DATABASE_URL"],
+            database_owner_url=database["DATABASE_OWNER_URL"],
             redis_url=settings.REDIS_URL,
             base_domain=settings.BASE_DOMAIN,
             log=ARTIFACTS / "gunicorn.log",

@@ -48,13 +48,16 @@ class ProductServer:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
 
-def product_env(*, database_url: str, redis_url: str, base_domain: str, static_root: Path) -> dict:
+def product_env(
+    *, database_url: str, redis_url: str, base_domain: str, static_root: Path, database_owner_url: str = ""
+) -> dict:
     env = {
         **child_env(),
         "DJANGO_SETTINGS_MODULE": "traf3li.settings",
         "DEBUG": "false",  # hashed, compressed static files (CompressedManifestStaticFilesStorage), no debug pages
         "STATIC_ROOT": str(static_root),
         "DATABASE_URL": database_url,
+        "DATABASE_OWNER_URL": database_owner_url,
         "REDIS_URL": redis_url,
         "BASE_DOMAIN": base_domain,
         "PYTHONUNBUFFERED": "1",
@@ -64,13 +67,27 @@ def product_env(*, database_url: str, redis_url: str, base_domain: str, static_r
 
 
 @contextmanager
-def run_product(*, database_url: str, redis_url: str, base_domain: str, log: Path, timeout: float = START_TIMEOUT):
+def run_product(
+    *,
+    database_url: str,
+    redis_url: str,
+    base_domain: str,
+    log: Path,
+    timeout: float = START_TIMEOUT,
+    database_owner_url: str = "",
+):
     """Collect the static files into a temporary STATIC_ROOT, start gunicorn, yield a ``ProductServer``.
 
     gunicorn runs in its own process group, stopped (SIGTERM, then SIGKILL after 30 s) on exit.
     """
     static_root = Path(tempfile.mkdtemp(prefix="traf3li-static-"))
-    env = product_env(database_url=database_url, redis_url=redis_url, base_domain=base_domain, static_root=static_root)
+    env = product_env(
+        database_url=database_url,
+        redis_url=redis_url,
+        base_domain=base_domain,
+        static_root=static_root,
+        database_owner_url=database_owner_url,
+    )
     process = None
     try:
         # The same collectstatic the demo and docker-compose run, with the same (production) storage.

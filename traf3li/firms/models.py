@@ -6,6 +6,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 
+from traf3li.core.db import as_owner
+
 
 def validate_phone_region(value: str) -> None:
     import phonenumbers
@@ -64,6 +66,16 @@ class Firm(TenantMixin):
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    # The product's role owns no tables and can't create or drop a schema: django-tenants' schema
+    # work runs as the owner (ADR 0062). Its migrations grant the product what it needs.
+    def create_schema(self, check_if_exists=False, sync_schema=True, verbosity=1):
+        with as_owner():
+            return super().create_schema(check_if_exists=check_if_exists, sync_schema=sync_schema, verbosity=verbosity)
+
+    def _drop_schema(self, force_drop=False):
+        with as_owner():
+            return super()._drop_schema(force_drop)
 
 
 class Domain(DomainMixin):
