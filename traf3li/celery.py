@@ -38,7 +38,14 @@ def _task_context_close(task=None, **_):
         _current.reset(token)
 
 
-from celery.signals import task_postrun, task_prerun  # noqa: E402
+def _warn_if_superuser(**_):
+    from traf3li.core.db import warn_if_superuser
+
+    warn_if_superuser()  # with DEBUG off: the worker should not hold a superuser's rights (ADR 0062)
+
+
+from celery.signals import task_postrun, task_prerun, worker_ready  # noqa: E402
 
 task_prerun.connect(_task_context_open, weak=False)
 task_postrun.connect(_task_context_close, weak=False)
+worker_ready.connect(_warn_if_superuser, weak=False)

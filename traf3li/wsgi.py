@@ -15,3 +15,12 @@ def _application():
 
 
 application = _application()
+
+
+def _warn_if_superuser() -> None:
+    from traf3li.core.db import warn_if_superuser
+
+    warn_if_superuser()  # with DEBUG off: the product should not hold a superuser's rights (ADR 0062)
+
+
+_warn_if_superuser()

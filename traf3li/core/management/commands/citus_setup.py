@@ -36,7 +36,8 @@ SETTINGS = {
     # The audit log's append-only triggers and the chain head's guard are row triggers on firm
     # tables; they touch only tables of their own schema, which Citus keeps on one node.
     "citus.enable_unsafe_triggers": "on",
-    # ``SET LOCAL traf3li.audit_bypass`` (erase, purge) must reach the worker where the trigger runs.
+    # A transaction's SET LOCAL (search_path, statement timeouts) must reach the worker it runs on.
+    # The audit's purge and erase are SECURITY DEFINER functions in the firm's schema (ADR 0062).
     "citus.propagate_set_commands": "local",
 }
 
