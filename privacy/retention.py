@@ -71,6 +71,7 @@ DEFAULT_PARTITION = f"{EMAIL_EVENTS}_default"
 # The sha256 of the removed ids, ascending, joined by commas (see the module's docstring).
 DIGEST_SQL = "encode(sha256(convert_to(coalesce(string_agg(id::text, ',' ORDER BY id), ''), 'UTF8')), 'hex')"
 SUMMARY_SQL = f"count(*), min({{at}}), max({{at}}), {DIGEST_SQL}"
+HELD_EVENT = "message_id = ANY(%s::bigint[])"  # an email event of a held email (the ids are the parameter)
 
 
 @dataclass
@@ -246,7 +247,7 @@ def _purge_email_events(schema: str, before: datetime, *, dry_run: bool) -> Tabl
     summary = SUMMARY_SQL.format(at="occurred_at")
     # What the DEFAULT partition holds past the cut-off (rows once held, strays) goes row by row; first,
     # so the rows this run moves there (held) are counted once.
-    doomed = f"FROM {default} WHERE occurred_at < %s AND NOT message_id = ANY(%s::bigint[])"
+    doomed = f"FROM {default} WHERE occurred_at < %s AND NOT {HELD_EVENT}"
     with connections[alias].cursor() as cursor:
         if dry_run:
             part = _summary(cursor, f"SELECT {summary} {doomed}", [before, held], DEFAULT_PARTITION)
@@ -257,9 +258,7 @@ def _purge_email_events(schema: str, before: datetime, *, dry_run: bool) -> Tabl
                 [before, held],
                 DEFAULT_PARTITION,
             )
-        cursor.execute(
-            f"SELECT count(*) FROM {default} WHERE occurred_at < %s AND message_id = ANY(%s::bigint[])", [before, held]
-        )
+        cursor.execute(f"SELECT count(*) FROM {default} WHERE occurred_at < %s AND {HELD_EVENT}", [before, held])
         purge.kept_under_hold += cursor.fetchone()[0]
     purge.parts.append(part)
     for name, month in email_event_partitions(schema):
@@ -273,15 +272,15 @@ def _purge_email_events(schema: str, before: datetime, *, dry_run: bool) -> Tabl
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
                 cursor.execute(f"LOCK TABLE {parent} IN ACCESS EXCLUSIVE MODE")
-            part = _summary(
-                cursor, f"SELECT {summary} FROM {table} WHERE NOT message_id = ANY(%s::bigint[])", [held], name
-            )
-            cursor.execute(f"SELECT count(*) FROM {table} WHERE message_id = ANY(%s::bigint[])", [held])
+            part = _summary(cursor, f"SELECT {summary} FROM {table} WHERE NOT {HELD_EVENT}", [held], name)
+            cursor.execute(f"SELECT count(*) FROM {table} WHERE {HELD_EVENT}", [held])
             kept = cursor.fetchone()[0]
             if not dry_run:
                 keep = f'"retention_keep_{name}"'
-                cursor.execute(f"CREATE TEMP TABLE {keep} ON COMMIT DROP AS SELECT * FROM {table} WHERE message_id = ANY(%s::bigint[])",
-                               [held])  # fmt: skip
+                cursor.execute(
+                    f"CREATE TEMP TABLE {keep} ON COMMIT DROP AS SELECT * FROM {table} WHERE {HELD_EVENT}",
+                    [held],
+                )
                 cursor.execute(f"DROP TABLE {table}")
                 cursor.execute(f"INSERT INTO {parent} SELECT * FROM {keep}")  # no partition for the month: DEFAULT
                 cursor.execute(f"DROP TABLE {keep}")
@@ -308,7 +307,7 @@ def _purge_deliveries(before: datetime, *, dry_run: bool) -> TablePurge:
          WHERE (pe.provider, split_part(pe.idempotency_key, ':', 1)) IN (
                    SELECT * FROM unnest(%s::text[], %s::text[]))
             OR (pe.provider, pe.idempotency_key) IN (
-                   SELECT provider, idempotency_key FROM {EMAIL_EVENTS} WHERE message_id = ANY(%s::bigint[]))
+                   SELECT provider, idempotency_key FROM {EMAIL_EVENTS} WHERE {HELD_EVENT})
     """
     held_params = [[p for p, _ in held_messages], [e for _, e in held_messages], held_emails]
     due = f"SELECT id FROM {deliveries} WHERE processed_at IS NOT NULL AND processed_at < %s"
