@@ -271,21 +271,30 @@ def _purge_email_events(schema: str, before: datetime, *, dry_run: bool) -> Tabl
                 # with checks pending, and they'd otherwise run at COMMIT under our lock (ADR 0030).
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-                cursor.execute(f"LOCK TABLE {parent} IN ACCESS EXCLUSIVE MODE")
-            part = _summary(cursor, f"SELECT {summary} FROM {table} WHERE NOT {HELD_EVENT}", [held], name)
-            cursor.execute(f"SELECT count(*) FROM {table} WHERE {HELD_EVENT}", [held])
-            kept = cursor.fetchone()[0]
+                # The month's rows stay as counted (SHARE: no late event lands in it meanwhile);
+                # every other month is written and read as usual while the digest is taken.
+                cursor.execute(f"LOCK TABLE {table} IN SHARE MODE")
+            cursor.execute(
+                f"SELECT count(*) FILTER (WHERE NOT {HELD_EVENT}), min(occurred_at) FILTER (WHERE NOT {HELD_EVENT}),"
+                f" max(occurred_at) FILTER (WHERE NOT {HELD_EVENT}), encode(sha256(convert_to(coalesce("
+                f"string_agg(id::text, ',' ORDER BY id) FILTER (WHERE NOT {HELD_EVENT}), ''), 'UTF8')), 'hex'),"
+                f" count(*) FILTER (WHERE {HELD_EVENT}) FROM {table}",
+                [held] * 5,
+            )
+            removed, oldest, newest, digest, kept = cursor.fetchone()
             if not dry_run:
                 keep = f'"retention_keep_{name}"'
                 cursor.execute(
-                    f"CREATE TEMP TABLE {keep} ON COMMIT DROP AS SELECT * FROM {table} WHERE {HELD_EVENT}",
-                    [held],
+                    f"CREATE TEMP TABLE {keep} ON COMMIT DROP AS SELECT * FROM {table} WHERE {HELD_EVENT}", [held]
                 )
+                # Only now the parent, for the drop: from here to COMMIT every reader and writer of
+                # email events waits (ADR 0064: the drop, the held rows' insert, the receipt).
+                cursor.execute(f"LOCK TABLE {parent} IN ACCESS EXCLUSIVE MODE")
                 cursor.execute(f"DROP TABLE {table}")
                 cursor.execute(f"INSERT INTO {parent} SELECT * FROM {keep}")  # no partition for the month: DEFAULT
                 cursor.execute(f"DROP TABLE {keep}")
                 cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-        purge.parts.append(part)
+        purge.parts.append(Part(name, removed, oldest, newest, digest))
         purge.partitions_dropped.append(name)
         purge.kept_under_hold += kept
     return purge
