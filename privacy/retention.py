@@ -45,6 +45,7 @@ the next day instead of queueing every writer behind it), then the chain head at
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -99,6 +100,8 @@ class TablePurge:
     kept_under_hold: int = 0
     parts: list[Part] = field(default_factory=list)
     partitions_dropped: list[str] = field(default_factory=list)
+    # Seconds per step, for the logs and the benchmark (not in the receipt: it is about the data).
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def removed(self) -> int:
@@ -265,6 +268,7 @@ def _purge_email_events(schema: str, before: datetime, *, dry_run: bool) -> Tabl
         if _next_month(month) > before:
             break
         table = _qualified(schema, name)
+        started = time.perf_counter()
         with connections[alias].cursor() as cursor:
             if not dry_run:
                 # The transaction's deferred foreign-key checks run now: PostgreSQL drops no table
@@ -289,11 +293,14 @@ def _purge_email_events(schema: str, before: datetime, *, dry_run: bool) -> Tabl
                 )
                 # Only now the parent, for the drop: from here to COMMIT every reader and writer of
                 # email events waits (ADR 0064: the drop, the held rows' insert, the receipt).
+                purge.timings[f"{name} counted and copied"] = time.perf_counter() - started
+                started = time.perf_counter()
                 cursor.execute(f"LOCK TABLE {parent} IN ACCESS EXCLUSIVE MODE")
                 cursor.execute(f"DROP TABLE {table}")
                 cursor.execute(f"INSERT INTO {parent} SELECT * FROM {keep}")  # no partition for the month: DEFAULT
                 cursor.execute(f"DROP TABLE {keep}")
                 cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+                purge.timings[f"{name} dropped"] = time.perf_counter() - started
         purge.parts.append(Part(name, removed, oldest, newest, digest))
         purge.partitions_dropped.append(name)
         purge.kept_under_hold += kept
@@ -384,17 +391,26 @@ def _firm():
     return Firm.objects.get(pk=connection.tenant.pk)
 
 
-def _run(*, dry_run: bool, actor, now: datetime | None) -> dict:
+def _run(*, dry_run: bool, actor, now: datetime | None, timings: dict | None = None) -> dict:
     firm = _firm()
     now = now or timezone.now()
     cutoffs = retention_cutoffs(firm, now)
     schema = connection.schema_name
-    tables = [
-        *_purge_unmatched(cutoffs["unmatched_inbox"], dry_run=dry_run),
-        _purge_deliveries(cutoffs["webhook_deliveries"], dry_run=dry_run),
-        _purge_case_audit(cutoffs["case_audit"], dry_run=dry_run, actor=actor),
-        _purge_email_events(schema, cutoffs["email_events"], dry_run=dry_run),
+    steps = [
+        ("unmatched inbox", lambda: _purge_unmatched(cutoffs["unmatched_inbox"], dry_run=dry_run)),
+        ("webhook deliveries", lambda: [_purge_deliveries(cutoffs["webhook_deliveries"], dry_run=dry_run)]),
+        ("case audit", lambda: [_purge_case_audit(cutoffs["case_audit"], dry_run=dry_run, actor=actor)]),
+        ("email events", lambda: [_purge_email_events(schema, cutoffs["email_events"], dry_run=dry_run)]),
     ]
+    tables = []
+    for step, purge in steps:
+        started = time.perf_counter()
+        done = purge()
+        tables.extend(done)
+        if timings is not None:
+            timings[step] = time.perf_counter() - started
+            for table in done:
+                timings.update(table.timings)
     return {
         "dry_run": dry_run,
         "at": now,
@@ -416,13 +432,23 @@ def retention_dry_run(*, now: datetime | None = None) -> dict:
         return json_safe(_run(dry_run=True, actor=None, now=now))
 
 
-def retention_purge(*, actor=None, now: datetime | None = None) -> dict:
-    """Purge the current firm by its retention settings and leave the receipt in its audit chain."""
+def retention_purge(*, actor=None, now: datetime | None = None, timings: dict | None = None) -> dict:
+    """Purge the current firm by its retention settings and leave the receipt in its audit chain.
+
+    ``timings`` (a dict), when given, gets the seconds of each step (the benchmark's)."""
     alias = owner_alias()
+    timings = {} if timings is None else timings
     with transaction.atomic(using=alias):
         with transaction.atomic():  # the default connection's: the receipt commits first (see above)
-            receipt = json_safe(_run(dry_run=False, actor=actor, now=now))
+            receipt = json_safe(_run(dry_run=False, actor=actor, now=now, timings=timings))
             audit_record(action=RECEIPT_ACTION, instance=_firm(), after=receipt, actor=actor)
+            started = time.perf_counter()
+        timings["receipt"] = time.perf_counter() - started
+        started = time.perf_counter()
         partitions_ensure(connection.schema_name, now=now)
-    logger.info("retention: %s removed, %s kept under hold", receipt["removed"], receipt["kept_under_hold"])
+        timings["months ahead made"] = time.perf_counter() - started
+        started = time.perf_counter()
+    timings["committed"] = time.perf_counter() - started
+    logger.info("retention: %s removed, %s kept under hold; seconds %s", receipt["removed"],
+                receipt["kept_under_hold"], {step: round(seconds, 3) for step, seconds in timings.items()})  # fmt: skip
     return receipt

@@ -95,7 +95,7 @@ class Command(BaseCommand):
             partition = retention._qualified(schema, retention._partition_name(month))
             with connection.cursor() as cursor:
                 cursor.execute(f"DELETE FROM {EmailEvent._meta.db_table}")  # what an earlier run left
-            results = {}
+            results, timings, background = {}, {}, {}
             for method in ("delete", "drop"):
                 self._load(rows=rows, month=month, held=held.pk, free=free.pk, method=method)
                 if method == "drop":
@@ -115,8 +115,12 @@ class Command(BaseCommand):
                         plan = plan if isinstance(plan, list) else json.loads(plan)
                         explain_wal = plan[0]["Plan"].get("WAL Bytes")
                 else:
-                    receipt = retention.retention_purge(now=upper + timedelta(days=366))
+                    receipt = retention.retention_purge(now=upper + timedelta(days=366), timings=timings)
                 seconds, wal = time.perf_counter() - started, _wal_since(lsn)
+                # The cluster's WAL over as long again with nothing of ours running: other sessions' share.
+                lsn = _lsn()
+                time.sleep(seconds)
+                background[method] = _wal_since(lsn)
                 if method == "delete":
                     lsn, started = _lsn(), time.perf_counter()
                     with connection.cursor() as cursor:
@@ -136,6 +140,9 @@ class Command(BaseCommand):
             f"  then VACUUM:  {vacuum_s:7.2f} s  WAL {vacuum_wal / 2**20:9.1f} MiB\n"
             f"partition drop: {drop_s:7.2f} s  WAL {drop_wal / 2**20:9.1f} MiB (the whole retention_purge: receipt,"
             f" digest, held rows moved, months ahead made); rows left {drop_left:,}\n"
+            f"other sessions' WAL over as long again, idle: {background['delete'] / 2**20:.1f} MiB (DELETE), "
+            f"{background['drop'] / 2**20:.1f} MiB (drop)\n"
+            f"the purge's steps (s): " + ", ".join(f"{step} {seconds:.3f}" for step, seconds in timings.items()) + "\n"
             f"receipt: removed {table['removed']:,}, kept under hold {table['kept_under_hold']:,}, "
             f"dropped {table['partitions_dropped']}" + ("" if checkpoint else "\n(no CHECKPOINT before each)")
         )
