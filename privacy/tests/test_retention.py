@@ -286,3 +286,12 @@ def test_the_beat_runs_the_purge_daily_in_every_firm():
 
     entry = BEAT_SCHEDULE["retention-purge"]
     assert entry["task"] == "privacy.tasks.retention_purge_task" and "tenant_schemas" not in entry
+
+
+def test_the_task_purges_the_firm_it_runs_in(world, in_firm_a):
+    from privacy.tasks import retention_purge_task
+
+    Message.objects.filter(pk=world.unmatched.pk).update(created_at=timezone.now() - timedelta(days=91))
+    assert retention_purge_task() == {"removed": 1, "kept_under_hold": 0}
+    assert not Message.objects.filter(pk=world.unmatched.pk).exists()
+    assert AuditEvent.objects.filter(action="retention_purge").count() == 1
