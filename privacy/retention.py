@@ -345,19 +345,29 @@ def _purge_deliveries(before: datetime, *, dry_run: bool) -> TablePurge:
     return purge
 
 
+def _part_of(name: str, rows, at: str) -> tuple[Part, list[int]]:
+    """The part ``rows`` (a queryset) would remove, counted and digested in Python; and their ids."""
+    found = sorted(rows.values_list("pk", at))
+    ids, times = [pk for pk, _ in found], [moment for _, moment in found]
+    digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()
+    return Part(name, len(ids), min(times, default=None), max(times, default=None), digest), ids
+
+
 def _purge_unmatched(before: datetime, *, dry_run: bool) -> list[TablePurge]:
-    """Messages, calls and emails matched to no record, created before ``before`` (an email's events go with it)."""
+    """Messages, calls and emails matched to no record, created before ``before``; an email's events
+    go with it (listed as a part of the email's table)."""
     purges = []
     for model in (Message, Call, EmailMessage):
         purge = TablePurge(model._meta.label, "delete", before)
-        rows = model.objects.filter(subject_id__isnull=True, created_at__lt=before)
-        ids = sorted(rows.values_list("pk", flat=True))
-        times = list(rows.values_list("created_at", flat=True))
-        digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()
+        part, ids = _part_of(
+            model._meta.db_table, model.objects.filter(subject_id__isnull=True, created_at__lt=before), "created_at"
+        )
+        purge.parts.append(part)
+        if model is EmailMessage:
+            events, _ = _part_of(EMAIL_EVENTS, EmailEvent.objects.filter(message_id__in=ids), "occurred_at")
+            purge.parts.append(events)
         if ids and not dry_run:
             model.objects.filter(pk__in=ids).delete()  # the ORM's cascade: an email's events first
-        oldest, newest = (min(times), max(times)) if times else (None, None)
-        purge.parts.append(Part(model._meta.db_table, len(ids), oldest, newest, digest))
         purges.append(purge)
     return purges
 
@@ -366,19 +376,16 @@ def _purge_case_audit(before: datetime, *, dry_run: bool, actor) -> TablePurge:
     """A case's audit events older than ``before``, by ``audit_purge`` (never a held case's)."""
     purge = TablePurge(AuditEvent._meta.label, "delete", before)
     held = legal_hold_case_ids()
+    # What ``audit_purge(case_scoped=True)`` takes, read first for the receipt: the log is
+    # append-only and these events are years old, so the two reads see the same rows.
     candidates = AuditEvent.objects.filter(occurred_at__lt=before, case_id__isnull=False).exclude(
         action__in=[AuditAction.ERASE, AuditAction.PURGE]
     )
-    doomed = candidates.exclude(case_id__in=held)
-    ids = sorted(doomed.values_list("pk", flat=True))
-    times = list(doomed.values_list("occurred_at", flat=True))
+    part, _ = _part_of(AuditEvent._meta.db_table, candidates.exclude(case_id__in=held), "occurred_at")
     purge.kept_under_hold = candidates.filter(case_id__in=held).count()
-    removed = len(ids)
     if not dry_run:
-        removed = audit_purge(before=before, case_scoped=True, actor=actor)
-    oldest, newest = (min(times), max(times)) if times else (None, None)
-    digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()
-    purge.parts.append(Part(AuditEvent._meta.db_table, removed, oldest, newest, digest))
+        part.removed = audit_purge(before=before, case_scoped=True, actor=actor)
+    purge.parts.append(part)
     return purge
 
 

@@ -85,6 +85,11 @@ class World:
         self.unmatched = Message.objects.create(
             provider="twilio", channel="sms", direction="inbound", external_id="SM-ret-nobody", body="who is this",
         )  # fmt: skip
+        self.unmatched_email = EmailMessage.objects.create(provider="sendgrid", message_id="ret-nobody")
+        self.unmatched_event = EmailEvent.objects.create(
+            provider="sendgrid", idempotency_key="ret-nobody:open", message=self.unmatched_email, event="open",
+            occurred_at=timezone.now(),
+        )  # fmt: skip
 
 
 @pytest.fixture(params=["case", "client"])
@@ -97,7 +102,8 @@ def test_the_purge_drops_whole_partitions_and_keeps_what_is_held(world, in_firm_
     this_month = retention._partition_name(retention._month_start(timezone.now()))
     assert this_month in partitions(schema)  # the migration made the month's partition
     free_ids = [event.pk for event in world.events["free"]]
-    every_other = set(EmailEvent.objects.exclude(message__in=world.emails.values()).values_list("pk", flat=True))
+    mine = [*world.emails.values(), world.unmatched_email]
+    every_other = set(EmailEvent.objects.exclude(message__in=mine).values_list("pk", flat=True))
     # when
     receipt = retention.retention_purge(actor=admin_a, now=timezone.now() + LATER)
     # then: this month's partition is gone (dropped, not emptied) and a new one ahead exists
@@ -131,6 +137,13 @@ def test_the_purge_drops_whole_partitions_and_keeps_what_is_held(world, in_firm_
     assert dropped["sha256"] == ids_digest([*free_ids, *every_other])
     assert tables["messaging.WebhookDelivery"]["kept_under_hold"] == 1
     assert tables["messaging.Message"]["parts"][0]["sha256"] == ids_digest([world.unmatched.pk])
+    # an unmatched email goes with its events, listed with it
+    assert not EmailMessage.objects.filter(pk=world.unmatched_email.pk).exists()
+    email_parts = tables["messaging.EmailMessage"]["parts"]
+    assert [(part["name"], part["removed"]) for part in email_parts] == [
+        ("messaging_emailmessage", 1), ("messaging_emailevent", 1)
+    ]  # fmt: skip
+    assert email_parts[1]["sha256"] == ids_digest([world.unmatched_event.pk])
     assert tables["audit.AuditEvent"]["removed"] > 0 and tables["audit.AuditEvent"]["kept_under_hold"] > 0
     assert "Held person" not in str(receipt) and "hello" not in str(receipt)  # ids and counts, no content
     verify = api_a.get("/api/v1/audit/verify/?full=true")

@@ -22,14 +22,13 @@ def validate_timezone(value: str) -> None:
         raise ValidationError(_("Unknown timezone: %(value)s"), params={"value": value})
 
 
-# Retention (privacy.retention purges by these, daily): the defaults.
-RETENTION_DEFAULTS = {
-    "retention_email_events_days": 365,
-    "retention_case_audit_years": 7,
-    "retention_unmatched_inbox_days": 90,
-    "retention_webhook_deliveries_days": 30,
-}
-RETENTION_FIELDS = tuple(RETENTION_DEFAULTS)
+# Retention (privacy.retention purges by these, daily; ADR 0064), with the defaults below.
+RETENTION_FIELDS = (
+    "retention_email_events_days",
+    "retention_case_audit_years",
+    "retention_unmatched_inbox_days",
+    "retention_webhook_deliveries_days",
+)
 MAX_RETENTION_DAYS = 36500  # a hundred years: long enough for anything a firm means, short enough to compute
 
 

@@ -1,19 +1,21 @@
 from rest_framework import serializers
 
-from traf3li.firms.models import Firm
+from traf3li.firms.models import MAX_RETENTION_DAYS, Firm
 
 
 class RetentionSettingsSerializer(serializers.ModelSerializer):
     """How long the firm keeps what ages out; the daily purge (``privacy.retention``) goes by these.
     Admins only, like every firm setting; a case or client under legal hold is never purged."""
 
-    email_events_days = serializers.IntegerField(source="retention_email_events_days", min_value=1, max_value=36500)
+    email_events_days = serializers.IntegerField(
+        source="retention_email_events_days", min_value=1, max_value=MAX_RETENTION_DAYS
+    )
     case_audit_years = serializers.IntegerField(source="retention_case_audit_years", min_value=1, max_value=100)
     unmatched_inbox_days = serializers.IntegerField(
-        source="retention_unmatched_inbox_days", min_value=1, max_value=36500
+        source="retention_unmatched_inbox_days", min_value=1, max_value=MAX_RETENTION_DAYS
     )
     webhook_deliveries_days = serializers.IntegerField(
-        source="retention_webhook_deliveries_days", min_value=1, max_value=36500
+        source="retention_webhook_deliveries_days", min_value=1, max_value=MAX_RETENTION_DAYS
     )
 
     class Meta:
