@@ -1,9 +1,9 @@
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from privacy import retention
+from privacy.api.retention_serializers import RetentionRunSerializer
 from traf3li.api.permissions import IsFirmAdmin
 
 
@@ -13,6 +13,6 @@ class RetentionDryRunView(APIView):
 
     permission_classes = [IsFirmAdmin]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses=RetentionRunSerializer)
     def get(self, request):
         return Response(retention.retention_dry_run())

@@ -16,6 +16,7 @@ from billing import services as billing
 from conftest import api_client_for
 from messaging.models import ChannelAccount, EmailEvent, EmailMessage, Message, ProcessedEvent, WebhookDelivery
 from privacy import retention
+from privacy.api.retention_serializers import RetentionRunSerializer
 from traf3li.core.privacy import SubjectHeldError, legal_hold_check, subject_held
 from traf3li.crm import services as crm
 from traf3li.crm.models import Case, Client, Contact
@@ -170,6 +171,8 @@ def test_the_dry_run_says_what_would_go_and_changes_nothing(world, in_firm_a, ap
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["dry_run"] is True and body["settings"]["email_events_days"] == 365
+    shape = RetentionRunSerializer(data=body)  # the answer is what the schema says
+    assert shape.is_valid(), shape.errors
     tables = {table["model"]: table for table in body["tables"]}
     assert tables["messaging.EmailEvent"]["removed"] == 0  # today's events are not a year old
     assert tables["messaging.Message"]["removed"] == 0
