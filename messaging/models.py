@@ -355,7 +355,10 @@ class EmailMessage(CounterpartMixin):
 
 
 class EmailEvent(models.Model):
-    """One provider event of an email (each once: its idempotency key), as reported."""
+    """One provider event of an email (each once: its idempotency key), as reported.
+
+    The table is partitioned by month of ``occurred_at`` (ADR 0064): the database's primary key is
+    ``(id, occurred_at)``; ``id`` alone is still unique (one sequence) and Django's primary key."""
 
     provider = models.CharField(_("provider"), max_length=16, choices=Provider.choices)
     idempotency_key = models.CharField(_("idempotency key"), max_length=255)
@@ -377,7 +380,12 @@ class EmailEvent(models.Model):
         verbose_name = _("email event")
         verbose_name_plural = _("email events")
         constraints = [
-            models.UniqueConstraint(fields=["provider", "idempotency_key"], name="messaging_email_event_once"),
+            # Partitioned by month of ``occurred_at`` (migration 0008, ADR 0064): the key is in every
+            # unique constraint. A replay carries the provider's same time, and ``ProcessedEvent``
+            # counts each event once before it is stored.
+            models.UniqueConstraint(
+                fields=["provider", "idempotency_key", "occurred_at"], name="messaging_email_event_once"
+            ),
         ]
         indexes = [models.Index(fields=["message", "event"], name="messaging_email_event_kind")]
 

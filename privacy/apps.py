@@ -9,6 +9,8 @@ class PrivacyConfig(AppConfig):
     verbose_name = _("Privacy")
 
     def ready(self):
+        from audit.choices import action_register
         from privacy import privacy
 
+        action_register("retention_purge", _("What the retention purge removed: counts, range and digest"))
         privacy.register()  # the map's entries for Django's own models (the admin's change log)

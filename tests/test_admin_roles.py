@@ -289,7 +289,7 @@ def test_the_audit_log_and_users_are_refused_to_lawyers_and_staff(firm_a, people
     assert browser.get("/admin/activities/workingcalendar/").status_code == 403  # the firm's settings
 
 
-# The legal hold in the admin (ADR 0031): lawyers and admins place and lift it, no one deletes a held case.
+# The legal hold in the admin (ADR 0031, ADR 0065): admins place and lift it, no one deletes a held case.
 
 
 def case_form(case, **changes):
@@ -309,12 +309,12 @@ def case_form(case, **changes):
     return {key: value for key, value in data.items() if value is not None}
 
 
-@pytest.mark.parametrize("role, may", [("admin", True), ("lawyer", True), ("staff", False)])
-def test_only_lawyers_and_admins_place_and_lift_a_hold_in_the_admin(firm_a, people, samples, role, may):
+@pytest.mark.parametrize("role, may", [("admin", True), ("lawyer", False), ("staff", False)])
+def test_only_admins_place_and_lift_a_hold_in_the_admin(firm_a, people, samples, role, may):
     case = samples[("crm", "case")]
     browser = browser_for(firm_a, people[role])
     page = browser.get(url(("crm", "case"), f"{case.pk}/change/"))
-    assert ("legal_hold" in page.context["adminform"].form.fields) is may  # read-only for staff
+    assert ("legal_hold" in page.context["adminform"].form.fields) is may  # read-only for lawyers and staff
     # when the role ticks the hold (a staff member's tick is not a field of their form, so it is ignored)
     page = browser.post(url(("crm", "case"), f"{case.pk}/change/"), case_form(case, legal_hold="on"))
     assert page.status_code == 302, page.content[:800]
@@ -329,6 +329,14 @@ def test_only_lawyers_and_admins_place_and_lift_a_hold_in_the_admin(firm_a, peop
     assert page.status_code == 302, page.content[:800]
     with schema_context(firm_a.schema_name):
         assert Case.objects.get(pk=case.pk).legal_hold is not may
+
+
+@pytest.mark.parametrize("role, may", [("admin", True), ("lawyer", False), ("staff", False)])
+def test_a_clients_hold_box_is_the_admins_alone_in_the_admin(firm_a, people, samples, role, may):
+    client = samples[("crm", "client")]
+    page = browser_for(firm_a, people[role]).get(url(("crm", "client"), f"{client.pk}/change/"))
+    assert page.status_code == 200
+    assert ("legal_hold" in page.context["adminform"].form.fields) is may
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ Each entry says why it runs at that cadence. Apps add their entries here.
 import logging
 from datetime import timedelta
 
+from celery.schedules import crontab
 from celery.signals import beat_init
 
 BEAT_SCHEDULE: dict[str, dict] = {
@@ -34,6 +35,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
     # Overdue is a firm-local date: every 10 minutes turns invoices and installments overdue soon after the
     # firm's midnight and folds the billing stats' deltas, while an idle tick is two partial-index probes.
     "billing-sweep": {"task": "billing.tasks.billing_sweep_task", "schedule": timedelta(minutes=10)},
+    # Retention is counted in days and whole months (email events go by monthly partition), so once
+    # a day is enough; 00:30 UTC is the small hours in the Gulf, when the partition drop's brief
+    # exclusive lock on the email events meets the fewest webhooks. It also creates the months ahead.
+    "retention-purge": {"task": "privacy.tasks.retention_purge_task", "schedule": crontab(hour=0, minute=30)},
 }
 
 # Entries beat also sends once as it starts, to every firm. Without this the first reminder run came

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from privacy.api import views
+from privacy.api import retention_views, views
 
 app_name = "privacy-api"
 urlpatterns = [
     path("privacy/erase/", views.PrivacyEraseView.as_view(), name="erase"),
     path("privacy/export/", views.PrivacyExportView.as_view(), name="export"),
+    path("privacy/retention/dry-run/", retention_views.RetentionDryRunView.as_view(), name="retention-dry-run"),
 ]

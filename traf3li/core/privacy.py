@@ -14,8 +14,9 @@ Mappings run in ``order``: the audit log's last, since it redacts the events of 
 others redacted.
 
 ``subject_held(ref)`` says whether a record is under legal hold: its case is held, or it reaches a
-held case (or a held case's client) through the hierarchy registry. Everything that erases calls
-``legal_hold_check`` first.
+held case, a held case's client or a held client through the hierarchy registry (ADR 0065);
+``subjects_held(refs)`` answers for many at once (the retention purge). Everything that erases
+calls ``legal_hold_check`` first.
 """
 
 import re
@@ -33,7 +34,7 @@ from traf3li.core.subjects import SubjectRef, subject_model, subject_of, subject
 
 REDACTED = "[erased]"
 MIN_MARKER = 3  # shorter identifiers ("Al") would redact unrelated text wherever the letters occur
-ERROR_HELD = _("{subject} is under legal hold (a case it belongs to is held): it can't be erased.")
+ERROR_HELD = _("{subject} is under legal hold (it is or belongs to a held case or client): it can't be erased.")
 
 
 class SubjectHeldError(TransitionError):
@@ -187,32 +188,59 @@ def rows_redact(
 
 
 def _held_refs() -> set[SubjectRef]:
-    """The held cases and every ancestor of theirs (a held case's client is held too)."""
+    """The held cases and every ancestor of theirs (a held case's client is held too), and the
+    clients under a hold of their own."""
     held = registries.legal_hold_case_ids()
-    if not isinstance(held, models.QuerySet):
-        return set()
+    clients = registries.legal_hold_client_ids()
     refs = set()
-    for case in subject_model("case")._default_manager.filter(pk__in=held):
-        refs.add(SubjectRef("case", case.pk))
-        refs.update(registries.hierarchy_ancestors("case", case))
+    if isinstance(held, models.QuerySet):
+        for case in subject_model("case")._default_manager.filter(pk__in=held):
+            refs.add(SubjectRef("case", case.pk))
+            refs.update(registries.hierarchy_ancestors("case", case))
+    if isinstance(clients, models.QuerySet):
+        refs.update(SubjectRef("client", pk) for pk in clients.values_list("pk", flat=True))
     return refs
 
 
-def subject_held(subject, instance: models.Model | None = None) -> bool:
-    """Whether ``subject`` is, belongs to or reaches a case under legal hold (or is a held case's client)."""
-    ref = subject_parse(subject)
-    held = _held_refs()
-    if not held:
-        return False
-    if instance is None:
-        instance = subject_model(ref.type)._default_manager.filter(pk=ref.id).first()
+def _reached(ref: SubjectRef, instance: models.Model | None) -> set[SubjectRef]:
+    """``ref``, its ancestors and its case: what a hold on any of them holds it by."""
     reached = {ref}
     if instance is not None:
         reached.update(registries.hierarchy_ancestors(ref.type, instance))
         case_id = registries.case_of(instance)
         if case_id:
             reached.add(SubjectRef("case", case_id))
-    return bool(reached & held)
+    return reached
+
+
+def subject_held(subject, instance: models.Model | None = None) -> bool:
+    """Whether ``subject`` is, belongs to or reaches a case or client under legal hold (or is a held case's client)."""
+    ref = subject_parse(subject)
+    held = _held_refs()
+    if not held:
+        return False
+    if instance is None:
+        instance = subject_model(ref.type)._default_manager.filter(pk=ref.id).first()
+    return bool(_reached(ref, instance) & held)
+
+
+def subjects_held(refs: Iterable[SubjectRef]) -> set[SubjectRef]:
+    """Those of ``refs`` under legal hold, as ``subject_held`` says, in one query per subject type
+    (the ancestors come from the records' foreign-key ids)."""
+    held = _held_refs()
+    refs = set(refs)
+    if not held or not refs:
+        return set()
+    by_type: dict[str, set[int]] = {}
+    for ref in refs:
+        by_type.setdefault(ref.type, set()).add(ref.id)
+    found = set()
+    for subject_type, ids in by_type.items():
+        for instance in subject_model(subject_type)._default_manager.filter(pk__in=ids):
+            ref = SubjectRef(subject_type, instance.pk)
+            if _reached(ref, instance) & held:
+                found.add(ref)
+    return found
 
 
 def legal_hold_check(subject, instance: models.Model | None = None) -> None:

@@ -18,7 +18,9 @@ its records, so that they never import it:
       case_of_register("invoice", lambda ref, inv: (inv or ref.resolve()).case_id)
 
 - ``legal_hold_register(fn)``: a queryset of the ids of cases under legal hold, whose audit is
-  never purged.
+  never purged (a held client's cases included).
+- ``legal_hold_clients_register(fn)``: a queryset of the ids of clients under a hold of their own:
+  everything under them is held, cases or not.
 - ``admin_index_register(fn)``: extra context for the firm admin's index page (the activity
   counters), so that the admin site in ``traf3li/`` needs no feature app.
 
@@ -39,6 +41,7 @@ AdminIndexFn = Callable[[object], dict]
 _PARENTS: dict[str, ParentsFn] = {}
 _CASE_OF: dict[str, CaseOfFn] = {}
 _LEGAL_HOLDS: list[HeldCasesFn] = []
+_CLIENT_HOLDS: list[HeldCasesFn] = []
 _ADMIN_INDEX: list[AdminIndexFn] = []
 
 
@@ -86,9 +89,23 @@ def legal_hold_register(held_case_ids: HeldCasesFn) -> None:
 
 def legal_hold_case_ids() -> models.QuerySet | list:
     """The ids of every case under legal hold, as one subquery (``…__in=``); [] when no app has cases."""
-    if not _LEGAL_HOLDS:
+    return _union(_LEGAL_HOLDS)
+
+
+def legal_hold_clients_register(held_client_ids: HeldCasesFn) -> None:
+    if held_client_ids not in _CLIENT_HOLDS:
+        _CLIENT_HOLDS.append(held_client_ids)
+
+
+def legal_hold_client_ids() -> models.QuerySet | list:
+    """The ids of every client under a legal hold of its own, as one subquery; [] when none registered."""
+    return _union(_CLIENT_HOLDS)
+
+
+def _union(fns: list[HeldCasesFn]) -> models.QuerySet | list:
+    if not fns:
         return []
-    first, *rest = (fn() for fn in _LEGAL_HOLDS)
+    first, *rest = (fn() for fn in fns)
     return first.union(*rest) if rest else first
 
 

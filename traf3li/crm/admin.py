@@ -49,10 +49,20 @@ class OrganizationAdmin(ServiceModelAdmin):
     search_fields = ["name", "email", "phone"]
 
 
+class HoldAdminMixin:
+    """The ``legal_hold`` box is read-only for whoever may not place or lift holds (admins only, ADR 0065)."""
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.has_perm(PERM_HOLD_CASE):
+            readonly.append("legal_hold")
+        return readonly
+
+
 @admin.register(Client, site=firm_admin)
-class ClientAdmin(ServiceModelAdmin):
-    list_display = ["name", "kind", "email", "phone", "organization", "created_at"]
-    list_filter = ["kind", "created_at"]
+class ClientAdmin(HoldAdminMixin, ServiceModelAdmin):
+    list_display = ["name", "kind", "email", "phone", "organization", "legal_hold", "created_at"]
+    list_filter = ["kind", "legal_hold", "created_at"]
     search_fields = ["name", "email", "phone", "national_id"]
     autocomplete_fields = ["organization"]
 
@@ -73,17 +83,11 @@ class LeadAdmin(ServiceModelAdmin):
 
 
 @admin.register(Case, site=firm_admin)
-class CaseAdmin(ServiceModelAdmin):
+class CaseAdmin(HoldAdminMixin, ServiceModelAdmin):
     list_display = ["title", "case_number", "client", "status", "lawyer", "legal_hold", "created_at"]
     list_filter = ["status", "legal_hold", "lawyer"]
     search_fields = ["title", "case_number", "client__name"]
     autocomplete_fields = ["client"]
-
-    def get_readonly_fields(self, request, obj=None):
-        readonly = list(super().get_readonly_fields(request, obj))
-        if not request.user.has_perm(PERM_HOLD_CASE):
-            readonly.append("legal_hold")  # ADR 0031: lawyers and admins place and lift holds
-        return readonly
 
     def get_deleted_objects(self, objs, request):
         """Held cases are listed as protected: Django's confirmation page then refuses the delete (ADR 0031)."""

@@ -10,9 +10,14 @@ class CrmConfig(AppConfig):
     verbose_name = _("Clients and cases")
 
     def ready(self):
-        from traf3li.core.registries import case_of_register, hierarchy_register, legal_hold_register
+        from traf3li.core.registries import (
+            case_of_register,
+            hierarchy_register,
+            legal_hold_clients_register,
+            legal_hold_register,
+        )
         from traf3li.core.subjects import SubjectRef, subject_register
-        from traf3li.crm.selectors import case_held_ids
+        from traf3li.crm.selectors import case_held_ids, client_held_ids
 
         for type_name, label in {
             "client": "crm.Client",
@@ -31,6 +36,7 @@ class CrmConfig(AppConfig):
         # A case is its own case: its events and its entries' events carry its id.
         case_of_register("case", lambda ref, case: ref.id)
         legal_hold_register(case_held_ids)
+        legal_hold_clients_register(client_held_ids)
         from traf3li.crm import privacy
 
         privacy.register()  # the privacy data map: where these records keep personal data

@@ -66,6 +66,11 @@ class Client(ContactPointsMixin, TimestampedModel):
     )
     national_id = models.CharField(_("national ID"), max_length=32, blank=True)
     notes = models.TextField(_("notes"), blank=True)
+    legal_hold = models.BooleanField(
+        _("legal hold"),
+        default=False,
+        help_text=_("Blocks erasure and retention purges of the client and everything under it."),
+    )
 
     class Meta:
         verbose_name = _("client")

@@ -1,5 +1,7 @@
 """Reads of core records, each applying its FilterSet (shared by API and admin)."""
 
+from django.db.models import Q
+
 from traf3li.crm.models import Case, Client, Contact, Lead, Organization
 
 
@@ -24,8 +26,14 @@ def case_list():
 
 
 def case_held_ids():
-    """The ids of the cases under legal hold, as a subquery (the audit's retention purge spares them)."""
-    return Case.objects.filter(legal_hold=True).values("pk")
+    """The ids of the cases under legal hold, their own or their client's (ADR 0065), as a subquery
+    (the audit's retention purge spares them)."""
+    return Case.objects.filter(Q(legal_hold=True) | Q(client__legal_hold=True)).values("pk")
+
+
+def client_held_ids():
+    """The ids of the clients under a legal hold of their own, as a subquery."""
+    return Client.objects.filter(legal_hold=True).values("pk")
 
 
 def client_related_ids(client: Client) -> dict[str, list[int]]:

@@ -18,7 +18,7 @@ from traf3li.crm.models import Case, Client, Contact, Lead, Organization
 from traf3li.users.roles import PERM_HOLD_CASE, actor_may
 
 CRM_MODELS = (Client, Contact, Lead, Case, Organization)
-ERROR_HOLD_RIGHT = _("Only the firm's lawyers and admins may place or lift a legal hold.")
+ERROR_HOLD_RIGHT = _("Only the firm's admins may place or lift a legal hold.")
 ERROR_DELETE_RIGHT = _("Your role may not delete this record.")
 ERROR_HELD = _("“%(case)s” is under legal hold and can't be deleted: lift the hold first.")
 
@@ -27,8 +27,12 @@ class CaseHeldError(TransitionError):
     """Deleting a case under legal hold, refused for everyone (ADR 0031); the API answers 409."""
 
 
+HELD_MODELS = (Case, Client)  # the records with a ``legal_hold`` of their own (ADR 0065)
+
+
 def _check_hold_right(*, was_held: bool, held: bool, actor) -> None:
-    """A case's legal hold is placed and lifted only by the roles allowed to (ADR 0031)."""
+    """A case's or a client's legal hold is placed and lifted only by admins (ADR 0065); either change
+    is audited as the record's ``update`` event (``legal_hold`` before and after)."""
     if bool(held) != bool(was_held) and not actor_may(actor, PERM_HOLD_CASE):
         raise PermissionDenied(ERROR_HOLD_RIGHT)
 
@@ -36,7 +40,7 @@ def _check_hold_right(*, was_held: bool, held: bool, actor) -> None:
 @transaction.atomic
 def record_create(*, instance: models.Model, actor=None) -> models.Model:
     """Validate and insert an unsaved core record (built from the API's or the admin's input)."""
-    if isinstance(instance, Case):
+    if isinstance(instance, HELD_MODELS):
         _check_hold_right(was_held=False, held=instance.legal_hold, actor=actor)
     instance.full_clean()
     instance.save()
@@ -57,7 +61,7 @@ def record_update(*, instance: models.Model, data: dict, actor=None) -> models.M
     """
     locked = type(instance)._default_manager.select_for_update(no_key=True).get(pk=instance.pk)
     before = snapshot(locked)
-    if isinstance(locked, Case) and "legal_hold" in data:  # against the row as committed, not a stale copy
+    if isinstance(locked, HELD_MODELS) and "legal_hold" in data:  # against the row as committed, not a stale copy
         _check_hold_right(was_held=locked.legal_hold, held=data["legal_hold"], actor=actor)
     changed = apply_changes(locked, data)
     copy_saved(locked, instance)

@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from audit.services import PlatformActor
 from traf3li.admin_sites import platform_admin
-from traf3li.firms.models import Domain, Firm
+from traf3li.firms.models import RETENTION_FIELDS, Domain, Firm
 from traf3li.firms.services import FIRM_SETTINGS, firm_update
 
 
@@ -16,6 +16,8 @@ class FirmAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "timezone", "vat_number", "created_at"]
     search_fields = ["slug", "name"]
     readonly_fields = ["schema_name"]
+    # Retention is the firm's own admins' call (``PATCH /api/v1/firm/``), not the platform operator's.
+    exclude = list(RETENTION_FIELDS)
     inlines = [DomainInline]
 
     def get_readonly_fields(self, request, obj=None):

@@ -2,6 +2,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
@@ -21,6 +22,25 @@ def validate_phone_region(value: str) -> None:
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(_("Unknown timezone: %(value)s"), params={"value": value})
+
+
+# Retention (privacy.retention purges by these, daily; ADR 0064), with the defaults below.
+RETENTION_FIELDS = (
+    "retention_email_events_days",
+    "retention_case_audit_years",
+    "retention_unmatched_inbox_days",
+    "retention_webhook_deliveries_days",
+)
+MAX_RETENTION_DAYS = 36500  # a hundred years: long enough for anything a firm means, short enough to compute
+
+
+def _retention_days(name, default, help_text):
+    return models.PositiveIntegerField(
+        name,
+        default=default,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_RETENTION_DAYS)],
+        help_text=help_text,
+    )
 
 
 class Firm(TenantMixin):
@@ -49,6 +69,25 @@ class Firm(TenantMixin):
         choices=settings.LANGUAGES,
         blank=True,
         help_text=_("The language of the firm's pages for users without a preference. Blank: the browser's."),
+    )
+    retention_email_events_days = _retention_days(
+        _("email events kept (days)"), 365, _("Email events (opens, clicks, deliveries) older than this are purged.")
+    )
+    retention_case_audit_years = models.PositiveIntegerField(
+        _("case audit kept (years)"),
+        default=7,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text=_("A case's audit events older than this are purged, unless the case is under legal hold."),
+    )
+    retention_unmatched_inbox_days = _retention_days(
+        _("unmatched inbox kept (days)"),
+        90,
+        _("Messages, calls and emails matched to no record are purged after this."),
+    )
+    retention_webhook_deliveries_days = _retention_days(
+        _("webhook deliveries kept (days)"),
+        30,
+        _("Raw webhook deliveries are purged this long after they were processed."),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 

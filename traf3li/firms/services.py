@@ -7,11 +7,11 @@ from django.db import transaction
 from django_tenants.utils import schema_context
 
 from audit.services import audit_record, snapshot
-from traf3li.firms.models import Domain, Firm
+from traf3li.firms.models import RETENTION_FIELDS, Domain, Firm
 from traf3li.firms.signals import firm_timezone_changed
 
 RESERVED_SLUGS = {"public", "www", "admin", "api", "pg_catalog", "information_schema"}
-FIRM_SETTINGS = ("name", "timezone", "vat_number", "address", "language", "phone_region")
+FIRM_SETTINGS = ("name", "timezone", "vat_number", "address", "language", "phone_region", *RETENTION_FIELDS)
 ERROR_NOT_A_SETTING = "Only these firm settings can change: {fields}."
 
 

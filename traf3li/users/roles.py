@@ -26,6 +26,7 @@ CRUD = ("view", "add", "change", "delete")
 CUSTOM_PERMISSIONS = {
     "crm.hold_case": ("crm.case", "Can place or lift the legal hold of a case"),
 }
+# Placing or lifting a hold (a case's or a client's) is the admins' alone (ADR 0065, amending ADR 0031).
 PERM_HOLD_CASE = "crm.hold_case"
 
 # What every user of the firm may do: the API gives these to any authenticated user.
@@ -74,7 +75,7 @@ def _expand(*grants: dict[str, tuple[str, ...]]) -> frozenset[str]:
 # Role -> "app_label.codename" permissions; ``None`` is every permission (the firm's superusers).
 ROLE_PERMISSIONS: dict[str, frozenset[str] | None] = {
     ADMIN: None,
-    LAWYER: _expand(_EVERYONE, _LAWYER_EXTRA) | {PERM_HOLD_CASE},
+    LAWYER: _expand(_EVERYONE, _LAWYER_EXTRA),
     STAFF: _expand(_EVERYONE),
 }
 

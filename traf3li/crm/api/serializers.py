@@ -28,6 +28,7 @@ class ClientSerializer(ModelSerializer):
             "organization",
             "national_id",
             "notes",
+            "legal_hold",
             "created_at",
             "updated_at",
         ]

@@ -10,7 +10,8 @@ from traf3li.firms.services import firm_update
 
 
 class FirmSettingsView(FirmViewSetMixin, APIView):
-    """``GET /api/v1/firm/`` for every user of the firm; ``PATCH`` for its admins (audited)."""
+    """``GET /api/v1/firm/`` for every user of the firm (``retention`` for its admins only); ``PATCH``
+    for its admins (audited)."""
 
     def get_permissions(self):
         if self.request.method in SAFE_METHODS:
@@ -19,7 +20,10 @@ class FirmSettingsView(FirmViewSetMixin, APIView):
 
     @extend_schema(responses=FirmSettingsSerializer)
     def get(self, request):
-        return Response(FirmSettingsSerializer(request.tenant).data)
+        data = FirmSettingsSerializer(request.tenant).data
+        if not IsFirmAdmin().has_permission(request, self):
+            data.pop("retention")  # the retention settings are the admins' (the contract)
+        return Response(data)
 
     @extend_schema(request=FirmSettingsSerializer, responses=FirmSettingsSerializer)
     def patch(self, request):

@@ -25,7 +25,7 @@ def test_each_firm_schema_has_a_group_per_role_with_the_maps_permissions(firm_a,
                 if names is not None:
                     assert held == names
     assert "crm.delete_case" not in roles.ROLE_PERMISSIONS["staff"]
-    assert roles.PERM_HOLD_CASE in roles.ROLE_PERMISSIONS["lawyer"]
+    assert roles.PERM_HOLD_CASE not in roles.ROLE_PERMISSIONS["lawyer"]  # holds are the admins' (ADR 0065)
 
 
 @pytest.mark.parametrize("role", list(roles.ROLES))
