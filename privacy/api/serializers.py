@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from privacy.export import STATUSES
+
 SUBJECT_HELP = 'The person: "contact:5", "client:42" or "lead:7".'
 
 
@@ -9,6 +11,14 @@ class SubjectInputSerializer(serializers.Serializer):
 
 class ExportQuerySerializer(SubjectInputSerializer):
     format = serializers.ChoiceField(choices=["json", "zip"], default="json", required=False)
+
+    def get_fields(self):
+        # "async" is a Python keyword: declared here, not as a class attribute.
+        fields = super().get_fields()
+        fields["async"] = serializers.BooleanField(
+            default=False, required=False, help_text="Make the export in a task even for a small subject."
+        )
+        return fields
 
 
 class RedactedSerializer(serializers.Serializer):
@@ -27,3 +37,21 @@ class ExportSerializer(serializers.Serializer):
     data = serializers.DictField(
         child=serializers.ListField(child=serializers.DictField()), help_text="Per model: the rows held."
     )
+
+
+class ExportStatusSerializer(serializers.Serializer):
+    """A stored export (202 when queued, then its status URL): the download URL once it is done."""
+
+    id = serializers.CharField()
+    status = serializers.ChoiceField(choices=STATUSES)
+    subject = serializers.CharField(help_text=SUBJECT_HELP)
+    format = serializers.ChoiceField(choices=["json", "zip"])
+    requested_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True, help_text="When the file and its link go.")
+    status_url = serializers.URLField()
+    download_url = serializers.URLField(
+        allow_null=True, help_text="Signed; works on this firm's host only, until expires_at. Null until done."
+    )
+    size = serializers.IntegerField(allow_null=True, help_text="Bytes.")
+    sha256 = serializers.CharField(allow_null=True)

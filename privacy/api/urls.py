@@ -6,4 +6,6 @@ app_name = "privacy-api"
 urlpatterns = [
     path("privacy/erase/", views.PrivacyEraseView.as_view(), name="erase"),
     path("privacy/export/", views.PrivacyExportView.as_view(), name="export"),
+    path("privacy/export/download/<str:token>/", views.PrivacyExportDownloadView.as_view(), name="export-download"),
+    path("privacy/export/<str:export_id>/", views.PrivacyExportStatusView.as_view(), name="export-status"),
 ]

@@ -1,16 +1,28 @@
 import json
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
+from privacy import export as stored_exports
 from privacy import services
-from privacy.api.serializers import ErasureSerializer, ExportQuerySerializer, ExportSerializer, SubjectInputSerializer
+from privacy.api.serializers import (
+    ErasureSerializer,
+    ExportQuerySerializer,
+    ExportSerializer,
+    ExportStatusSerializer,
+    SubjectInputSerializer,
+)
 from traf3li.api.permissions import IsFirmAdmin
+from traf3li.core.subjects import subject_parse
 
 
 class ZipRenderer(BaseRenderer):
@@ -52,16 +64,91 @@ class PrivacyExportView(APIView):
             OpenApiParameter(
                 "format", OpenApiTypes.STR, enum=["json", "zip"], description="zip: one file per model and a manifest"
             ),
+            OpenApiParameter(
+                "async", OpenApiTypes.BOOL, description="true: made by a task (202) even for a small subject"
+            ),
         ],
-        responses={200: ExportSerializer, (200, "application/zip"): OpenApiTypes.BINARY},
+        responses={
+            200: ExportSerializer,
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            202: ExportStatusSerializer,
+        },
     )
     def get(self, request):
+        """Small subjects are answered here (200); a large one, or ``async=true``, is queued: 202 with
+        a status URL (``Location`` too), whose ``download_url`` appears once the task made the file."""
         query = ExportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        export = services.subject_export(subject=query.validated_data["subject"], actor=request.user)
-        if query.validated_data["format"] == "zip":
+        subject, format = query.validated_data["subject"], query.validated_data["format"]
+        if query.validated_data["async"] or stored_exports.export_is_large(subject_parse(subject, public_only=True)):
+            stored = stored_exports.export_request(subject=subject, actor=request.user, format=format)
+            body = export_status(request, stored)
+            return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
+        export = services.subject_export(subject=subject, actor=request.user)
+        if format == "zip":
             response = HttpResponse(services.export_zip(export), content_type="application/zip")
-            name = export["subject"]["type"] + "-" + str(export["subject"]["id"])
-            response["Content-Disposition"] = f'attachment; filename="privacy-export-{name}.zip"'
+            response["Content-Disposition"] = f'attachment; filename="{export_filename(export["subject"])}.zip"'
             return response
         return Response(export)
+
+
+def export_filename(subject) -> str:
+    """``privacy-export-contact-5`` for ``{"type": "contact", "id": 5}`` or ``"contact:5"``."""
+    ref = subject_parse(subject)
+    return f"privacy-export-{ref.type}-{ref.id}"
+
+
+def export_status(request, stored) -> dict:
+    status_url = reverse("privacy-api:export-status", kwargs={"export_id": stored.id}, request=request)
+    download_url = None
+    if stored.status == stored_exports.DONE:
+        token = stored_exports.export_link(stored)
+        download_url = reverse("privacy-api:export-download", kwargs={"token": token}, request=request)
+    fields = ("id", "status", "subject", "format", "requested_at", "finished_at", "expires_at", "size", "sha256")
+    return {
+        **{name: getattr(stored, name) for name in fields},
+        "status_url": status_url,
+        "download_url": download_url,
+    }
+
+
+class PrivacyExportStatusView(APIView):
+    """A queued export's status; its signed download URL once it is done. Admins only."""
+
+    permission_classes = [IsFirmAdmin]
+
+    @extend_schema(responses=ExportStatusSerializer)
+    def get(self, request, export_id):
+        stored = stored_exports.export_load(export_id)
+        if stored is None:
+            raise NotFound()
+        return Response(export_status(request, stored))
+
+
+class PrivacyExportDownloadView(APIView):
+    """A finished export's file. The link is the key: signed, this firm's host only, until it expires
+    (410 after); a forged or foreign link is a 404."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={(200, "application/zip"): OpenApiTypes.BINARY, (200, "application/json"): OpenApiTypes.BINARY}
+    )
+    def get(self, request, token):
+        try:
+            stored = stored_exports.export_from_link(token)
+        except stored_exports.ExportLinkError as error:
+            if error.expired:
+                return Response({"detail": str(error)}, status=status.HTTP_410_GONE)
+            raise NotFound(str(error))
+        name, content_type = stored_exports.FORMATS[stored.format]
+        response = FileResponse(
+            stored.file.open("rb"),
+            content_type=content_type,
+            as_attachment=True,
+            filename=f"{export_filename(stored.subject)}.{stored.format}",
+        )
+        # The URL is the key: no cache keeps the file, no page it links to learns the URL.
+        response["Cache-Control"] = "no-store"
+        response["Referrer-Policy"] = "no-referrer"
+        return response
