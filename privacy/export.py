@@ -161,7 +161,7 @@ def export_request(*, subject, actor, format: str = "zip") -> StoredExport:
     )
     stored.save()
     privacy_export_task.apply_async((stored.id,))
-    return stored
+    return export_load(stored.id) or stored  # done already when tasks run eagerly
 
 
 def _lock_subject(ref: SubjectRef) -> bool:
@@ -231,9 +231,14 @@ def export_from_link(token: str) -> StoredExport:
         raise ExportLinkError(ERROR_LINK)
     if not isinstance(payload, dict) or payload.get("schema") != connection.schema_name:
         raise ExportLinkError(ERROR_LINK)
-    stored = export_load(payload.get("id", ""))
-    if stored is None or stored.status != DONE or not stored.file.is_file():
-        raise ExportLinkError(ERROR_LINK_EXPIRED, expired=True)
+    export_id = str(payload.get("id", ""))
+    if not ID_PATTERN.fullmatch(export_id) or not (firm_root() / export_id).is_dir():
+        raise ExportLinkError(ERROR_LINK)  # never here, or deleted (erased with its subject, swept)
+    stored = export_load(export_id)
+    if stored is None:
+        raise ExportLinkError(ERROR_LINK_EXPIRED, expired=True)  # expired: deleted just now
+    if stored.status != DONE or not stored.file.is_file():
+        raise ExportLinkError(ERROR_LINK)
     return stored
 
 

@@ -2,6 +2,7 @@ import json
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import FileResponse, HttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -9,7 +10,6 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
-from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from privacy import export as stored_exports
@@ -99,11 +99,12 @@ def export_filename(subject) -> str:
 
 
 def export_status(request, stored) -> dict:
-    status_url = reverse("privacy-api:export-status", kwargs={"export_id": stored.id}, request=request)
+    # Django's reverse: DRF's would carry the request's ``?format=zip`` over to these URLs.
+    status_url = request.build_absolute_uri(reverse("privacy-api:export-status", kwargs={"export_id": stored.id}))
     download_url = None
     if stored.status == stored_exports.DONE:
         token = stored_exports.export_link(stored)
-        download_url = reverse("privacy-api:export-download", kwargs={"token": token}, request=request)
+        download_url = request.build_absolute_uri(reverse("privacy-api:export-download", kwargs={"token": token}))
     fields = ("id", "status", "subject", "format", "requested_at", "finished_at", "expires_at", "size", "sha256")
     return {
         **{name: getattr(stored, name) for name in fields},

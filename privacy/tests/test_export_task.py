@@ -1,0 +1,271 @@
+"""Large exports: made by a task into the firm's own directory, fetched by a signed link that expires."""
+
+import io
+import json
+import time
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.core import signing
+from django.utils import timezone
+from django_tenants.utils import schema_context
+from rest_framework.test import APIClient
+
+from audit.models import AuditEvent
+from conftest import api_client_for
+from privacy import export
+from privacy.tasks import privacy_exports_sweep_task
+from privacy.tests.factories import EMAIL, NAME, person_everywhere
+from timeline.selectors import entry_subject_view
+from traf3li.celery import app
+from traf3li.core.subjects import SubjectRef
+from traf3li.crm import services as crm
+from traf3li.crm.models import Contact
+
+URL = "/api/v1/privacy/export/"
+
+
+@pytest.fixture(autouse=True)
+def exports_root(settings, tmp_path, monkeypatch):
+    """Each test's files in a directory of its own; tasks run here as they are queued (no worker)."""
+    settings.PRIVACY_EXPORT_ROOT = tmp_path / "privacy-exports"
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    return settings.PRIVACY_EXPORT_ROOT
+
+
+def queued(api, subject, **query) -> dict:
+    response = api.get(URL, {"subject": subject, **query})
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert response["Location"] == body["status_url"]
+    return body
+
+
+def relative(url: str) -> str:
+    """The path of an absolute URL the API answered (``http://alpha.localhost/api/...``)."""
+    return "/" + url.split("/", 3)[3]
+
+
+def download(url: str, host: str = "alpha.localhost"):
+    return APIClient(HTTP_HOST=host).get(relative(url))
+
+
+def test_a_large_subject_is_queued_and_its_link_downloads_the_zip(firm_a, admin_a, api_a, settings, exports_root):
+    with schema_context(firm_a.schema_name):
+        world = person_everywhere(actor=admin_a)
+        entries = entry_subject_view(SubjectRef("contact", world.contact.pk)).count()
+    assert entries >= 2
+    # given a threshold below the person's entries
+    settings.PRIVACY_EXPORT_INLINE_MAX_ENTRIES = entries - 1
+    # when exported
+    body = queued(api_a, f"contact:{world.contact.pk}", format="zip")
+    # then the task made it (eagerly here) and the status URL gives a download URL
+    assert body["subject"] == f"contact:{world.contact.pk}" and body["format"] == "zip"
+    status = api_a.get(relative(body["status_url"]))
+    assert status.status_code == 200, status.content
+    status = status.json()
+    assert status["status"] == "done" and status["download_url"].startswith("http://alpha.localhost/")
+    assert timezone.now() + timedelta(hours=23) < _at(status["expires_at"]) <= timezone.now() + timedelta(hours=24)
+    # the link is the key: no token needed, the zip and its manifest as the inline answer has them
+    response = download(status["download_url"])
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    assert response["Cache-Control"] == "no-store"
+    content = b"".join(response.streaming_content)
+    assert len(content) == status["size"]
+    archive = zipfile.ZipFile(io.BytesIO(content))
+    manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["subject"] == {"type": "contact", "id": world.contact.pk, "name": NAME}
+    contacts = json.loads(archive.read("data/crm.Contact.json"))
+    assert [(row["name"], row["email"]) for row in contacts if row["id"] == world.contact.pk] == [(NAME, EMAIL)]
+    # the file sits in the firm's own directory, outside what WhiteNoise serves
+    directory = exports_root / firm_a.schema_name / body["id"]
+    assert (directory / "export.zip").is_file() and (directory / "status.json").is_file()
+    assert Path(django_settings.STATIC_ROOT) not in Path(django_settings.PRIVACY_EXPORT_ROOT).parents
+    # the status file holds the subject's reference, not their data
+    assert NAME not in (directory / "status.json").read_text()
+    with schema_context(firm_a.schema_name):
+        event = AuditEvent.objects.filter(action="export", entity_type="contact", entity_id=world.contact.pk).get()
+    assert event.actor_id == admin_a.pk
+
+
+def _at(value: str):
+    from datetime import datetime
+
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_the_threshold_and_the_opt_in(firm_a, admin_a, api_a, settings, exports_root):
+    with schema_context(firm_a.schema_name):
+        world = person_everywhere(actor=admin_a)
+        entries = entry_subject_view(SubjectRef("contact", world.contact.pk)).count()
+    subject = f"contact:{world.contact.pk}"
+    settings.PRIVACY_EXPORT_INLINE_MAX_ENTRIES = entries  # exactly at the limit: still in the request
+    inline = api_a.get(URL, {"subject": subject})
+    assert inline.status_code == 200 and inline.json()["data"]["crm.Contact"][0]["name"] == NAME
+    assert not exports_root.exists()
+    # async=true asks for the task even for a small subject; the JSON format is kept
+    body = queued(api_a, subject, **{"async": "true"})
+    assert body["format"] == "json" and body["status"] == "done"
+    response = download(body["download_url"])
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    stored = json.loads(b"".join(response.streaming_content))
+    assert set(inline.json()["data"]) <= set(stored["data"])
+    assert stored["data"]["crm.Contact"] == inline.json()["data"]["crm.Contact"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"async": "maybe"}, {"subject": "lead:999999999"}, {"subject": "widget:1"}, {"subject": "case:{case}"},
+    ],
+)  # fmt: skip
+def test_bad_input_on_the_task_path_is_a_400_and_stores_nothing(firm_a, admin_a, api_a, exports_root, query):
+    with schema_context(firm_a.schema_name):
+        world = person_everywhere(actor=admin_a)
+        events = AuditEvent.objects.count()
+    query = {"subject": f"contact:{world.contact.pk}", "async": "true", **query}
+    query["subject"] = query["subject"].format(case=world.case.pk)
+    response = api_a.get(URL, query)
+    assert response.status_code == 400, response.content
+    assert set(response.json()) & {"subject", "async", "format"}
+    assert not exports_root.exists()
+    with schema_context(firm_a.schema_name):
+        assert AuditEvent.objects.count() == events
+
+
+def test_the_link_works_on_its_firms_host_only_and_is_not_guessable(
+    firm_a, firm_b, admin_a, admin_b, api_a, api_b, lawyer_a, exports_root
+):
+    with schema_context(firm_a.schema_name):
+        world = person_everywhere(actor=admin_a)
+    body = queued(api_a, f"contact:{world.contact.pk}", format="zip", **{"async": "true"})
+    link = relative(body["download_url"])
+    token = link.rstrip("/").rsplit("/", 1)[1]
+    # firm B's host: the same link, anonymous or with firm B's admin, finds nothing
+    for client in (APIClient(HTTP_HOST="beta.localhost"), api_b):
+        response = client.get(link)
+        assert response.status_code == 404 and NAME not in response.content.decode(errors="replace")
+    # firm A's token on firm B's host is refused before anything else
+    a_token_on_b = api_client_for(firm_b)
+    a_token_on_b.credentials(HTTP_AUTHORIZATION=api_a._credentials["HTTP_AUTHORIZATION"])
+    assert a_token_on_b.get(link).status_code == 401
+    assert a_token_on_b.get(relative(body["status_url"])).status_code == 401
+    # the status URL: firm A's admins only; firm B's admin doesn't find firm A's id
+    assert api_b.get(relative(body["status_url"])).status_code == 404
+    assert api_client_for(firm_a, lawyer_a).get(relative(body["status_url"])).status_code == 403
+    assert APIClient(HTTP_HOST="alpha.localhost").get(relative(body["status_url"])).status_code in (401, 403)
+    # a link signed for firm B (by the key itself) doesn't open firm A's file on firm B's host, nor
+    # does one with a changed character, one signed with another key or one with another salt
+    for forged in (
+        signing.dumps({"schema": "beta", "id": body["id"]}, salt=export.SALT),
+        token[:-1] + ("A" if token[-1] != "A" else "B"),
+        signing.dumps({"schema": "alpha", "id": body["id"]}, salt=export.SALT, key="not-the-secret-key"),
+        signing.dumps({"schema": "alpha", "id": body["id"]}, salt="another.salt"),
+        body["id"],
+    ):
+        assert APIClient(HTTP_HOST="beta.localhost").get(f"{URL}download/{forged}/").status_code == 404
+        assert APIClient(HTTP_HOST="alpha.localhost").get(f"{URL}download/{forged}/").status_code == 404
+    # two exports of the same person have unrelated ids and links
+    again = queued(api_a, f"contact:{world.contact.pk}", **{"async": "true"})
+    assert again["id"] != body["id"] and len(again["id"]) == 32
+    # and the real link still works on firm A's host
+    assert download(body["download_url"]).status_code == 200
+
+
+def test_each_firms_files_are_in_its_own_directory(firm_a, firm_b, admin_a, admin_b, api_a, api_b, exports_root):
+    with schema_context(firm_a.schema_name):
+        a = person_everywhere(actor=admin_a)
+    with schema_context(firm_b.schema_name):
+        b_contact = crm.record_create(instance=Contact(name="Basma Al Ghamdi", email="basma@example.sa"), actor=admin_b)
+    body_a = queued(api_a, f"contact:{a.contact.pk}", **{"async": "true"})
+    body_b = queued(api_b, f"contact:{b_contact.pk}", **{"async": "true"})
+    assert {p.name for p in (exports_root / "alpha").iterdir()} == {body_a["id"]}
+    assert {p.name for p in (exports_root / "beta").iterdir()} == {body_b["id"]}
+    # each firm's status URL finds only its own export
+    assert api_a.get(f"{URL}{body_b['id']}/").status_code == 404
+    assert api_b.get(f"{URL}{body_a['id']}/").status_code == 404
+    assert api_a.get(f"{URL}{body_a['id']}/").json()["id"] == body_a["id"]
+    # ids that are not ids reach no file (no path is built from what a caller sent)
+    for bad in ("..", "..%2Fbeta", "%2E%2E", "alpha", body_a["id"].upper(), body_a["id"][:-1]):
+        assert api_a.get(f"{URL}{bad}/").status_code == 404
+
+
+def test_the_link_and_the_file_expire(firm_a, admin_a, api_a, settings, exports_root):
+    with schema_context(firm_a.schema_name):
+        world = person_everywhere(actor=admin_a)
+    body = queued(api_a, f"contact:{world.contact.pk}", **{"async": "true"})
+    directory = exports_root / "alpha" / body["id"]
+    # the link's age counts from when it was signed: past its lifetime it is a 410, and no file
+    settings.PRIVACY_EXPORT_EXPIRY_SECONDS = 1
+    time.sleep(2.1)
+    response = download(body["download_url"])
+    assert response.status_code == 410 and "expired" in response.json()["detail"]
+    settings.PRIVACY_EXPORT_EXPIRY_SECONDS = 24 * 3600
+    assert download(body["download_url"]).status_code == 200
+    # the file's own expiry: once past, the status URL and the link find nothing, and the file went
+    _expire(directory)
+    assert download(body["download_url"]).status_code == 410
+    assert not directory.exists()
+    assert download(body["download_url"]).status_code == 404
+    assert api_a.get(relative(body["status_url"])).status_code == 404
+
+
+def _expire(directory: Path) -> None:
+    status = json.loads((directory / "status.json").read_text())
+    status["expires_at"] = (timezone.now() - timedelta(seconds=1)).isoformat()
+    (directory / "status.json").write_text(json.dumps(status))
+
+
+def test_the_sweep_deletes_expired_exports_of_its_firm_only(firm_a, firm_b, admin_a, admin_b, api_a, api_b):
+    with schema_context(firm_a.schema_name):
+        world = person_everywhere(actor=admin_a)
+    with schema_context(firm_b.schema_name):
+        b_contact = crm.record_create(instance=Contact(name="Basma Al Ghamdi"), actor=admin_b)
+    old, new = (queued(api_a, f"contact:{world.contact.pk}", **{"async": "true"}) for _ in range(2))
+    foreign = queued(api_b, f"contact:{b_contact.pk}", **{"async": "true"})
+    root = Path(django_settings.PRIVACY_EXPORT_ROOT)
+    _expire(root / "alpha" / old["id"])
+    _expire(root / "beta" / foreign["id"])
+    with schema_context(firm_a.schema_name):
+        assert privacy_exports_sweep_task.apply().get() == {"kept": 1}
+    assert [p.name for p in (root / "alpha").iterdir()] == [new["id"]]
+    assert (root / "beta" / foreign["id"]).is_dir()  # firm B's sweep deletes firm B's
+    assert "privacy-exports-sweep" in __import__("traf3li.beat", fromlist=["BEAT_SCHEDULE"]).BEAT_SCHEDULE
+
+
+def test_an_erasure_deletes_the_persons_stored_exports_when_it_commits(
+    firm_a, admin_a, api_a, exports_root, django_capture_on_commit_callbacks
+):
+    with schema_context(firm_a.schema_name):
+        world = person_everywhere(actor=admin_a)
+        other = crm.record_create(instance=Contact(name="Hind Al Harbi", email="hind@example.sa"), actor=admin_a)
+    body = queued(api_a, f"contact:{world.contact.pk}", format="zip", **{"async": "true"})
+    kept = queued(api_a, f"contact:{other.pk}", **{"async": "true"})
+    # the export lists the person's stored exports (their content is the rest of the export)
+    listed = api_a.get(URL, {"subject": f"contact:{world.contact.pk}"}).json()["data"]["privacy.StoredExport"]
+    assert [row["id"] for row in listed] == [body["id"]] and listed[0]["status"] == "done"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_a.post("/api/v1/privacy/erase/", {"subject": f"contact:{world.contact.pk}"}, format="json")
+    assert response.status_code == 200, response.content
+    assert not (exports_root / "alpha" / body["id"]).exists()
+    assert download(body["download_url"]).status_code == 404
+    assert (exports_root / "alpha" / kept["id"] / "export.json").is_file()  # another person's stays
+
+
+def test_a_task_whose_export_went_makes_nothing(firm_a, admin_a, exports_root):
+    """Erased (or expired) between the request and the task: the task finds no directory and writes none."""
+    with schema_context(firm_a.schema_name):
+        world = person_everywhere(actor=admin_a)
+        stored = export.StoredExport(
+            id="0" * 32, subject=f"contact:{world.contact.pk}", format="zip", requested_by=admin_a.pk,
+            requested_at=timezone.now(), expires_at=timezone.now() + timedelta(hours=1),
+        )  # fmt: skip
+        stored.save()
+        _expire(stored.directory)
+        assert export.export_run(stored.id) == "gone"
+        assert not stored.directory.exists()
+        assert export.export_run("1" * 32) == "gone"
+        assert not (exports_root / "alpha" / ("1" * 32)).exists()
+        assert not AuditEvent.objects.filter(action="export").exists()
