@@ -15,7 +15,7 @@ from django_tenants.utils import schema_context
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from conftest import api_client_for
+from conftest import api_client_for, make_user
 from privacy import export
 from privacy.tasks import privacy_exports_sweep_task
 from privacy.tests.factories import EMAIL, NAME, person_everywhere
@@ -24,6 +24,7 @@ from traf3li.celery import app
 from traf3li.core.subjects import SubjectRef
 from traf3li.crm import services as crm
 from traf3li.crm.models import Contact
+from traf3li.users.models import User
 
 URL = "/api/v1/privacy/export/"
 
@@ -269,3 +270,56 @@ def test_a_task_whose_export_went_makes_nothing(firm_a, admin_a, exports_root):
         assert export.export_run("1" * 32) == "gone"
         assert not (exports_root / "alpha" / ("1" * 32)).exists()
         assert not AuditEvent.objects.filter(action="export").exists()
+
+
+@pytest.mark.slow
+def test_a_real_worker_makes_the_export_in_the_firms_schema(scratch_firm, settings, tmp_path):
+    """As tests/test_celery_worker.py: a worker on a queue of its own, the export's file in the
+    scratch firm's directory, made from that firm's rows (they really commit there)."""
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    from django.db import connection
+
+    root = Path(__file__).resolve().parents[2]
+    settings.PRIVACY_EXPORT_ROOT = tmp_path / "privacy-exports"
+    admin = User.objects.filter(role="admin").first() or make_user(
+        scratch_firm, f"admin-{uuid.uuid4().hex[:6]}", "admin"
+    )
+    contact = crm.record_create(instance=Contact(name="Worker Witness", email="worker@example.sa"), actor=admin)
+    stored = export.StoredExport(
+        id=uuid.uuid4().hex, subject=f"contact:{contact.pk}", format="zip", requested_by=admin.pk,
+        requested_at=timezone.now(), expires_at=timezone.now() + timedelta(hours=1),
+    )  # fmt: skip
+    stored.save()
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{connection.settings_dict['NAME']}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "PRIVATE_ROOT": str(tmp_path),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "traf3li", "worker", "--pool=solo", "-Q", queue, "-l", "warning"],
+        cwd=root,
+        env=env,
+    )
+    try:
+        from privacy.tasks import privacy_export_task
+
+        privacy_export_task.apply_async((stored.id,), queue=queue)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (export.export_load(stored.id) or stored).status != export.DONE:
+            time.sleep(0.2)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=10)
+    done = export.export_load(stored.id)
+    assert done is not None and done.status == export.DONE
+    assert done.file == tmp_path / "privacy-exports" / scratch_firm.schema_name / stored.id / "export.zip"
+    archive = zipfile.ZipFile(done.file)
+    assert json.loads(archive.read("manifest.json"))["subject"]["name"] == "Worker Witness"
+    assert AuditEvent.objects.filter(action="export", entity_type="contact", entity_id=contact.pk).exists()
