@@ -43,7 +43,6 @@ SALT = "privacy.export.download"
 ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 ERROR_LINK = _("This download link is not valid here.")
 ERROR_LINK_EXPIRED = _("This download link has expired; request the export again.")
-ERROR_FAILED = _("The export failed; request it again.")
 
 
 class _Gone(Exception):

@@ -118,7 +118,7 @@ class PrivacyExportStatusView(APIView):
 
     permission_classes = [IsFirmAdmin]
 
-    @extend_schema(responses=ExportStatusSerializer)
+    @extend_schema(operation_id="privacy_export_status", responses=ExportStatusSerializer)
     def get(self, request, export_id):
         stored = stored_exports.export_load(export_id)
         if stored is None:
@@ -133,7 +133,8 @@ class PrivacyExportDownloadView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        responses={(200, "application/zip"): OpenApiTypes.BINARY, (200, "application/json"): OpenApiTypes.BINARY}
+        operation_id="privacy_export_download",
+        responses={(200, "application/zip"): OpenApiTypes.BINARY, (200, "application/json"): OpenApiTypes.BINARY},
     )
     def get(self, request, token):
         try:
