@@ -8,13 +8,15 @@ model: the directory is the record, and the firm's schema in its path keeps firm
 is built from the connection's schema, never from what a caller sent). The id is 128 random bits;
 the download link is the id and the schema signed with the ``SECRET_KEY`` and a timestamp
 (``django.core.signing``), refused on another firm's host and after ``PRIVACY_EXPORT_EXPIRY_SECONDS``.
-Files are deleted on access once expired, by the hourly sweep, and by an erasure of their subject.
+Files are deleted on access once expired, by the sweep (beat, every 10 minutes), and by an erasure
+of their subject. The sweep also queues again an export no worker took.
 
 The task's only argument is the export's id (ADR 0068: task arguments carry no personal data).
 """
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -30,6 +32,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from kombu.exceptions import OperationalError
 
 from privacy import services
 from timeline.selectors import entry_subject_view
@@ -41,6 +44,10 @@ FORMATS = {"zip": ("export.zip", "application/zip"), "json": ("export.json", "ap
 STATUS_FILE = "status.json"
 SALT = "privacy.export.download"
 ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+# A pending export this old was never taken by a worker (the broker was down when it was asked
+# for, or lost the message): the sweep queues it again.
+STALE_PENDING = timedelta(minutes=10)
+log = logging.getLogger(__name__)
 ERROR_LINK = _("This download link is not valid here.")
 ERROR_LINK_EXPIRED = _("This download link has expired; request the export again.")
 
@@ -145,9 +152,7 @@ def export_request(*, subject, actor, format: str = "zip") -> StoredExport:
     """Store a pending export of ``subject`` and queue the task that makes it.
 
     The subject is checked here (400 for a bad one, as the inline export), so the task only fails
-    for reasons of its own."""
-    from privacy.tasks import privacy_export_task
-
+    for reasons of its own. With the broker down the export stays pending and the sweep queues it."""
     person = services.privacy_subject(subject)
     now = timezone.now()
     stored = StoredExport(
@@ -159,8 +164,17 @@ def export_request(*, subject, actor, format: str = "zip") -> StoredExport:
         expires_at=now + expiry(),
     )
     stored.save()
-    privacy_export_task.apply_async((stored.id,))
+    _enqueue(stored.id)
     return export_load(stored.id) or stored  # done already when tasks run eagerly
+
+
+def _enqueue(export_id: str) -> None:
+    from privacy.tasks import privacy_export_task
+
+    try:
+        privacy_export_task.apply_async((export_id,))
+    except OperationalError:  # the broker is down: the export is stored, the sweep queues it
+        log.warning("could not queue privacy export %s; the sweep will", export_id, exc_info=True)
 
 
 def _lock_subject(ref: SubjectRef) -> bool:
@@ -252,9 +266,15 @@ def _stored_exports():
                 yield stored
 
 
-def exports_sweep() -> int:
-    """Delete this firm's expired exports (beat, hourly); the number of exports left."""
-    return sum(1 for _ in _stored_exports())
+def exports_sweep() -> dict:
+    """Beat: delete this firm's expired exports, queue again those no worker took."""
+    kept = requeued = 0
+    for stored in _stored_exports():  # deletes the expired ones
+        kept += 1
+        if stored.status == PENDING and stored.requested_at < timezone.now() - STALE_PENDING:
+            _enqueue(stored.id)
+            requeued += 1
+    return {"kept": kept, "requeued": requeued}
 
 
 # The privacy data map's entry for the stored exports (``privacy/privacy.py``).

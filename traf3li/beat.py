@@ -34,9 +34,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
     # Overdue is a firm-local date: every 10 minutes turns invoices and installments overdue soon after the
     # firm's midnight and folds the billing stats' deltas, while an idle tick is two partial-index probes.
     "billing-sweep": {"task": "billing.tasks.billing_sweep_task", "schedule": timedelta(minutes=10)},
-    # A privacy export's file and link live a day (ADR 0067); an hourly sweep deletes expired files at
-    # most an hour late (access deletes them on the spot), and an idle tick lists one directory.
-    "privacy-exports-sweep": {"task": "privacy.tasks.privacy_exports_sweep_task", "schedule": timedelta(hours=1)},
+    # A privacy export's file and link live a day (ADR 0067): every 10 minutes deletes expired files
+    # soon after (access deletes them on the spot) and queues again an export no worker took (the
+    # broker was down) within minutes of being asked for; an idle tick lists one directory.
+    "privacy-exports-sweep": {"task": "privacy.tasks.privacy_exports_sweep_task", "schedule": timedelta(minutes=10)},
 }
 
 # Entries beat also sends once as it starts, to every firm. Without this the first reminder run came

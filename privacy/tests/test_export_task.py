@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from conftest import api_client_for, make_user
+from messaging.tests.conftest import redis_down  # noqa: F401 - a fixture
 from privacy import export
 from privacy.tasks import privacy_exports_sweep_task
 from privacy.tests.factories import EMAIL, NAME, person_everywhere
@@ -230,10 +231,28 @@ def test_the_sweep_deletes_expired_exports_of_its_firm_only(firm_a, firm_b, admi
     _expire(root / "alpha" / old["id"])
     _expire(root / "beta" / foreign["id"])
     with schema_context(firm_a.schema_name):
-        assert privacy_exports_sweep_task.apply().get() == {"kept": 1}
+        assert privacy_exports_sweep_task.apply().get() == {"kept": 1, "requeued": 0}
     assert [p.name for p in (root / "alpha").iterdir()] == [new["id"]]
     assert (root / "beta" / foreign["id"]).is_dir()  # firm B's sweep deletes firm B's
     assert "privacy-exports-sweep" in __import__("traf3li.beat", fromlist=["BEAT_SCHEDULE"]).BEAT_SCHEDULE
+
+
+@pytest.mark.usefixtures("redis_down")
+def test_with_the_broker_down_the_export_waits_and_the_sweep_queues_it(firm_a, admin_a, api_a, monkeypatch, caplog):
+    with schema_context(firm_a.schema_name):
+        world = person_everywhere(actor=admin_a)
+    monkeypatch.setitem(app.conf, "task_always_eager", False)
+    body = queued(api_a, f"contact:{world.contact.pk}", **{"async": "true"})
+    assert body["status"] == "pending" and "could not queue privacy export" in caplog.text
+    directory = Path(django_settings.PRIVACY_EXPORT_ROOT) / "alpha" / body["id"]
+    with schema_context(firm_a.schema_name):
+        monkeypatch.setitem(app.conf, "task_always_eager", True)
+        assert privacy_exports_sweep_task.apply().get() == {"kept": 1, "requeued": 0}  # not stale yet
+        status = json.loads((directory / "status.json").read_text())
+        status["requested_at"] = (timezone.now() - export.STALE_PENDING - timedelta(seconds=1)).isoformat()
+        (directory / "status.json").write_text(json.dumps(status))
+        assert privacy_exports_sweep_task.apply().get() == {"kept": 1, "requeued": 1}
+    assert api_a.get(relative(body["status_url"])).json()["status"] == "done"
 
 
 def test_an_erasure_deletes_the_persons_stored_exports_when_it_commits(
