@@ -104,9 +104,13 @@ class StoredExport:
             data[name] = datetime.fromisoformat(data[name]) if data.get(name) else None
         return cls(**data)
 
-    def save(self) -> None:
-        """Write ``status.json`` whole or not at all (a reader never sees half of it)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+    def save(self, *, create: bool = False) -> None:
+        """Write ``status.json`` whole or not at all (a reader never sees half of it). Only the
+        request creates the directory: a task never brings back one an erasure deleted."""
+        if create:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        elif not self.directory.is_dir():
+            raise _Gone(self.id)
         temporary = self.directory / f".{STATUS_FILE}.{uuid.uuid4().hex}"
         temporary.write_text(json.dumps(self.as_json()))
         os.replace(temporary, self.directory / STATUS_FILE)
@@ -138,10 +142,9 @@ def export_load(export_id) -> StoredExport | None:
     if not ID_PATTERN.fullmatch(export_id):
         return None
     try:
-        data = json.loads((firm_root() / export_id / STATUS_FILE).read_text())
-    except (FileNotFoundError, NotADirectoryError, ValueError):
-        return None
-    stored = StoredExport.from_json(data)
+        stored = StoredExport.from_json(json.loads((firm_root() / export_id / STATUS_FILE).read_text()))
+    except (FileNotFoundError, NotADirectoryError, ValueError, TypeError, KeyError):
+        return None  # none, or not one this code wrote
     if stored.expired:
         shutil.rmtree(stored.directory, ignore_errors=True)
         return None
@@ -163,7 +166,7 @@ def export_request(*, subject, actor, format: str = "zip") -> StoredExport:
         requested_at=now,
         expires_at=now + expiry(),
     )
-    stored.save()
+    stored.save(create=True)
     _enqueue(stored.id)
     return export_load(stored.id) or stored  # done already when tasks run eagerly
 
@@ -195,9 +198,9 @@ def export_run(export_id: str) -> str:
         return "gone"  # expired, or erased with its subject, before the task ran
     if stored.status == DONE:
         return DONE  # a redelivered task (acks_late) finds it made
-    stored.status = RUNNING
-    stored.save()
     try:
+        stored.status = RUNNING
+        stored.save()
         with transaction.atomic():
             ref = subject_parse(stored.subject, public_only=True)
             if not _lock_subject(ref) or export_load(stored.id) is None:
@@ -217,9 +220,11 @@ def export_run(export_id: str) -> str:
         shutil.rmtree(stored.directory, ignore_errors=True)
         return "gone"
     except Exception:
-        if stored.directory.exists():
-            stored.status, stored.finished_at = FAILED, timezone.now()
+        stored.status, stored.finished_at = FAILED, timezone.now()
+        try:
             stored.save()
+        except _Gone:
+            pass
         raise
     return DONE
 

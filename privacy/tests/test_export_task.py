@@ -2,6 +2,7 @@
 
 import io
 import json
+import shutil
 import time
 import zipfile
 from datetime import timedelta
@@ -24,7 +25,7 @@ from timeline.selectors import entry_subject_view
 from traf3li.celery import app
 from traf3li.core.subjects import SubjectRef
 from traf3li.crm import services as crm
-from traf3li.crm.models import Contact
+from traf3li.crm.models import Contact, Lead
 from traf3li.users.models import User
 
 URL = "/api/v1/privacy/export/"
@@ -282,12 +283,27 @@ def test_a_task_whose_export_went_makes_nothing(firm_a, admin_a, exports_root):
             id="0" * 32, subject=f"contact:{world.contact.pk}", format="zip", requested_by=admin_a.pk,
             requested_at=timezone.now(), expires_at=timezone.now() + timedelta(hours=1),
         )  # fmt: skip
-        stored.save()
+        stored.save(create=True)
         _expire(stored.directory)
         assert export.export_run(stored.id) == "gone"
         assert not stored.directory.exists()
         assert export.export_run("1" * 32) == "gone"
         assert not (exports_root / "alpha" / ("1" * 32)).exists()
+        # deleted by an erasure while the task loaded it: the task's next write doesn't bring it back
+        stored.save(create=True)
+        loaded = export.export_load(stored.id)
+        shutil.rmtree(stored.directory)
+        loaded.status = export.RUNNING
+        with pytest.raises(export._Gone):
+            loaded.save()
+        assert not stored.directory.exists()
+        # nor does a task that finds the record deleted: it makes nothing and drops the export
+        lead = crm.record_create(instance=Lead(name="Gone Lead"), actor=admin_a)
+        stored.subject = f"lead:{lead.pk}"
+        stored.save(create=True)
+        Lead.objects.filter(pk=lead.pk).delete()
+        assert export.export_run(stored.id) == "gone"
+        assert not stored.directory.exists()
         assert not AuditEvent.objects.filter(action="export").exists()
 
 
@@ -312,7 +328,7 @@ def test_a_real_worker_makes_the_export_in_the_firms_schema(scratch_firm, settin
         id=uuid.uuid4().hex, subject=f"contact:{contact.pk}", format="zip", requested_by=admin.pk,
         requested_at=timezone.now(), expires_at=timezone.now() + timedelta(hours=1),
     )  # fmt: skip
-    stored.save()
+    stored.save(create=True)
     queue = f"test-{uuid.uuid4().hex[:8]}"
     db = settings.DATABASES["default"]
     env = {
@@ -342,3 +358,111 @@ def test_a_real_worker_makes_the_export_in_the_firms_schema(scratch_firm, settin
     archive = zipfile.ZipFile(done.file)
     assert json.loads(archive.read("manifest.json"))["subject"]["name"] == "Worker Witness"
     assert AuditEvent.objects.filter(action="export", entity_type="contact", entity_id=contact.pk).exists()
+
+
+def _race_subject(firm):
+    import uuid
+
+    tag = uuid.uuid4().hex[:8]
+    admin = make_user(firm, f"race_{tag}", role="admin")
+    name = f"Race Witness {tag}"
+    contact = crm.record_create(instance=Contact(name=name, email=f"race-{tag}@example.sa"), actor=admin)
+    stored = export.StoredExport(
+        id=uuid.uuid4().hex, subject=f"contact:{contact.pk}", format="zip", requested_by=admin.pk,
+        requested_at=timezone.now(), expires_at=timezone.now() + timedelta(hours=1),
+    )  # fmt: skip
+    stored.save(create=True)
+    return admin, name, contact, stored
+
+
+def _in_thread(firm, outcome, key, work):
+    import threading
+
+    from django.db import connection
+
+    def run():
+        try:
+            connection.set_tenant(firm)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                outcome[f"{key}_pid"] = cursor.fetchone()[0]
+            outcome[key] = work()
+        except Exception as error:  # noqa: BLE001 - the test reads it
+            outcome[key] = error
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _wait_until_locked(outcome, key):
+    from conftest import waiting_on_a_lock
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not (outcome.get(f"{key}_pid") and waiting_on_a_lock(outcome[f"{key}_pid"])):
+        time.sleep(0.02)
+    assert waiting_on_a_lock(outcome[f"{key}_pid"]), f"the {key} should wait on the person's row"
+
+
+def _names_in_files(root: Path, name: str) -> list[str]:
+    found = []
+    for path in root.rglob("export.zip"):
+        archive = zipfile.ZipFile(path)
+        found += [f"{path}:{member}" for member in archive.namelist() if name in archive.read(member).decode()]
+    return found
+
+
+def test_an_erasure_waits_for_a_running_export_and_its_commit_deletes_the_file(
+    scratch_firm, settings, tmp_path, monkeypatch
+):
+    import threading
+
+    from privacy import services
+
+    settings.PRIVACY_EXPORT_ROOT = tmp_path / "privacy-exports"
+    admin, name, contact, stored = _race_subject(scratch_firm)
+    exported, release, outcome = threading.Event(), threading.Event(), {}
+    original = services.subject_export
+
+    def held(**kwargs):  # the export has read the person (under FOR SHARE) and waits to write its file
+        result = original(**kwargs)
+        exported.set()
+        release.wait(timeout=20)
+        return result
+
+    monkeypatch.setattr(services, "subject_export", held)
+    exporting = _in_thread(scratch_firm, outcome, "export", lambda: export.export_run(stored.id))
+    assert exported.wait(timeout=20)
+    erasing = _in_thread(
+        scratch_firm, outcome, "erasure", lambda: services.subject_erase(subject=f"contact:{contact.pk}", actor=admin)
+    )
+    _wait_until_locked(outcome, "erasure")
+    release.set()
+    exporting.join(timeout=30)
+    erasing.join(timeout=30)
+    assert outcome["export"] == "done", outcome
+    assert isinstance(outcome["erasure"], dict), outcome
+    # the file the export wrote went with the erasure's commit
+    assert not stored.directory.exists() and _names_in_files(tmp_path, name) == []
+    assert Contact.objects.get(pk=contact.pk).name == "[erased]"
+
+
+def test_an_export_that_starts_during_an_erasure_never_writes_the_erased_data(scratch_firm, settings, tmp_path):
+    from django.db import transaction
+
+    from privacy import services
+
+    settings.PRIVACY_EXPORT_ROOT = tmp_path / "privacy-exports"
+    admin, name, contact, stored = _race_subject(scratch_firm)
+    outcome = {}
+    with transaction.atomic():
+        Contact.objects.select_for_update().get(pk=contact.pk)  # the erasure's first lock
+        exporting = _in_thread(scratch_firm, outcome, "export", lambda: export.export_run(stored.id))
+        _wait_until_locked(outcome, "export")
+        services.subject_erase(subject=f"contact:{contact.pk}", actor=admin)
+    exporting.join(timeout=30)
+    # the export waited; it found its directory gone (the erasure's commit) or read what it left
+    assert outcome["export"] in ("gone", "done"), outcome
+    assert _names_in_files(tmp_path, name) == []
