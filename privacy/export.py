@@ -14,6 +14,7 @@ of their subject. The sweep also queues again an export no worker took.
 The task's only argument is the export's id (ADR 0068: task arguments carry no personal data).
 """
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -36,9 +37,11 @@ from kombu.exceptions import OperationalError
 
 from privacy import services
 from timeline.selectors import entry_subject_view
-from traf3li.core.subjects import SubjectRef, subject_parse
+from traf3li.core.privacy import SubjectHeldError, legal_hold_check
+from traf3li.core.subjects import SubjectError, SubjectRef, subject_parse
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+EXPORT, ERASURE = "export", "erasure"  # what a stored job makes: a file, or an erasure's summary
 STATUSES = (PENDING, RUNNING, DONE, FAILED)
 FORMATS = {"zip": ("export.zip", "application/zip"), "json": ("export.json", "application/json")}
 STATUS_FILE = "status.json"
@@ -79,6 +82,9 @@ class StoredExport:
     size: int | None = None
     sha256: str | None = None
     rows: int | None = None
+    kind: str = EXPORT
+    result: dict | None = None  # an erasure's summary: ids and field names, never values
+    error: str = ""
 
     @property
     def directory(self) -> Path:
@@ -136,8 +142,9 @@ def export_is_large(ref: SubjectRef) -> bool:
     return entry_subject_view(ref)[: limit + 1].count() > limit
 
 
-def export_load(export_id) -> StoredExport | None:
-    """The firm's stored export ``export_id``; None when there is none (or it expired: then it goes)."""
+def export_load(export_id, kind: str | None = EXPORT) -> StoredExport | None:
+    """The firm's stored export (or queued erasure, by ``kind``; any with None) ``export_id``; None
+    when there is none (or it expired: then it goes)."""
     export_id = str(export_id).replace("-", "")
     if not ID_PATTERN.fullmatch(export_id):
         return None
@@ -148,7 +155,7 @@ def export_load(export_id) -> StoredExport | None:
     if stored.expired:
         shutil.rmtree(stored.directory, ignore_errors=True)
         return None
-    return stored
+    return stored if kind is None or stored.kind == kind else None
 
 
 def export_request(*, subject, actor, format: str = "zip") -> StoredExport:
@@ -167,17 +174,18 @@ def export_request(*, subject, actor, format: str = "zip") -> StoredExport:
         expires_at=now + expiry(),
     )
     stored.save(create=True)
-    _enqueue(stored.id)
+    _enqueue(stored)
     return export_load(stored.id) or stored  # done already when tasks run eagerly
 
 
-def _enqueue(export_id: str) -> None:
-    from privacy.tasks import privacy_export_task
+def _enqueue(stored: StoredExport) -> None:
+    from privacy.tasks import privacy_erase_task, privacy_export_task
 
+    task = privacy_export_task if stored.kind == EXPORT else privacy_erase_task
     try:
-        privacy_export_task.apply_async((export_id,))
-    except OperationalError:  # the broker is down: the export is stored, the sweep queues it
-        log.warning("could not queue privacy export %s; the sweep will", export_id, exc_info=True)
+        task.apply_async((stored.id,))
+    except OperationalError:  # the broker is down: the job is stored, the sweep queues it
+        log.warning("could not queue privacy %s %s; the sweep will", stored.kind, stored.id, exc_info=True)
 
 
 def _lock_subject(ref: SubjectRef) -> bool:
@@ -221,10 +229,8 @@ def export_run(export_id: str) -> str:
         return "gone"
     except Exception:
         stored.status, stored.finished_at = FAILED, timezone.now()
-        try:
+        with contextlib.suppress(_Gone):
             stored.save()
-        except _Gone:
-            pass
         raise
     return DONE
 
@@ -260,26 +266,73 @@ def export_from_link(token: str) -> StoredExport:
     return stored
 
 
-def _stored_exports():
+def _stored_exports(kind: str | None = EXPORT):
     root = firm_root()
     if not root.is_dir():
         return
     for directory in sorted(root.iterdir()):
         if directory.is_dir() and ID_PATTERN.fullmatch(directory.name):
-            stored = export_load(directory.name)  # deletes it when expired
+            stored = export_load(directory.name, kind)  # deletes it when expired
             if stored is not None:
                 yield stored
 
 
 def exports_sweep() -> dict:
-    """Beat: delete this firm's expired exports, queue again those no worker took."""
+    """Beat: delete this firm's expired exports and erasures, queue again those no worker took."""
     kept = requeued = 0
-    for stored in _stored_exports():  # deletes the expired ones
+    for stored in _stored_exports(kind=None):  # deletes the expired ones
         kept += 1
         if stored.status == PENDING and stored.requested_at < timezone.now() - STALE_PENDING:
-            _enqueue(stored.id)
+            _enqueue(stored)
             requeued += 1
     return {"kept": kept, "requeued": requeued}
+
+
+# Queued erasures (ADR 0067): a large subject's erasure runs in a task; its status file keeps the
+# summary the inline answer gives (ids and field names), for the status URL, for a day.
+
+
+def erasure_request(*, subject, actor) -> StoredExport:
+    """Check the subject (400) and its legal hold (409) now, store a pending erasure, queue it."""
+    person = services.privacy_subject(subject)
+    legal_hold_check(person.ref, person.instance)
+    now = timezone.now()
+    stored = StoredExport(
+        id=uuid.uuid4().hex, subject=str(person.ref), format="json", requested_by=getattr(actor, "pk", None),
+        requested_at=now, expires_at=now + expiry(), kind=ERASURE,
+    )  # fmt: skip
+    stored.save(create=True)
+    _enqueue(stored)
+    return export_load(stored.id, ERASURE) or stored
+
+
+def erasure_run(erasure_id: str) -> str:
+    """Run the queued erasure (the task's body); its status. A hold placed since the request
+    refuses it (``failed``, with the reason) and nothing changes."""
+    stored = export_load(erasure_id, ERASURE)
+    if stored is None:
+        return "gone"
+    if stored.status in (DONE, FAILED):
+        return stored.status  # a redelivered task (acks_late) finds it settled
+    try:
+        stored.status = RUNNING
+        stored.save()
+        actor = get_user_model()._default_manager.filter(pk=stored.requested_by).first()
+        try:
+            stored.result = services.subject_erase(subject=stored.subject, actor=actor)
+            stored.status = DONE
+        except (SubjectHeldError, SubjectError) as refused:
+            stored.status, stored.error = FAILED, str(refused)
+        stored.finished_at = timezone.now()
+        stored.save()
+    except _Gone:
+        return "gone"
+    except Exception:
+        stored.status, stored.finished_at = FAILED, timezone.now()
+        with contextlib.suppress(_Gone):
+            stored.save()
+        raise
+    return stored.status
 
 
 # The privacy data map's entry for the stored exports (``privacy/privacy.py``).

@@ -1,4 +1,4 @@
-"""The privacy exports' tasks. Their arguments are ids, never personal data (ADR 0068)."""
+"""The privacy exports' and queued erasures' tasks. Their arguments are ids, never personal data (ADR 0068)."""
 
 from celery import shared_task
 
@@ -12,6 +12,12 @@ def privacy_export_task(export_id: str) -> str:
 
 
 @shared_task
+def privacy_erase_task(erasure_id: str) -> str:
+    """Run one queued erasure (in the firm's schema); its status, never what it erased."""
+    return export.erasure_run(erasure_id)
+
+
+@shared_task
 def privacy_exports_sweep_task() -> dict:
-    """Beat: delete the firm's expired exports, queue again those no worker took."""
+    """Beat: delete the firm's expired exports and erasures, queue again those no worker took."""
     return export.exports_sweep()

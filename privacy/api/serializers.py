@@ -9,16 +9,20 @@ class SubjectInputSerializer(serializers.Serializer):
     subject = serializers.CharField(max_length=64, help_text=SUBJECT_HELP)
 
 
-class ExportQuerySerializer(SubjectInputSerializer):
-    format = serializers.ChoiceField(choices=["json", "zip"], default="json", required=False)
+class AsyncInputSerializer(SubjectInputSerializer):
+    """The subject, and ``async``: run in a task (202) even for a small subject."""
 
     def get_fields(self):
         # "async" is a Python keyword: declared here, not as a class attribute.
         fields = super().get_fields()
         fields["async"] = serializers.BooleanField(
-            default=False, required=False, help_text="Make the export in a task even for a small subject."
+            default=False, required=False, help_text="Run in a task (202) even for a small subject."
         )
         return fields
+
+
+class ExportQuerySerializer(AsyncInputSerializer):
+    format = serializers.ChoiceField(choices=["json", "zip"], default="json", required=False)
 
 
 class RedactedSerializer(serializers.Serializer):
@@ -55,3 +59,17 @@ class ExportStatusSerializer(serializers.Serializer):
     )
     size = serializers.IntegerField(allow_null=True, help_text="Bytes.")
     sha256 = serializers.CharField(allow_null=True)
+
+
+class ErasureStatusSerializer(serializers.Serializer):
+    """A queued erasure (202, then its status URL): what it redacted once done, or why it was refused."""
+
+    id = serializers.CharField()
+    status = serializers.ChoiceField(choices=STATUSES)
+    subject = serializers.CharField(help_text=SUBJECT_HELP)
+    requested_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True, help_text="When this status goes.")
+    status_url = serializers.URLField()
+    result = ErasureSerializer(allow_null=True, help_text="As the 200 answer has it; null until done.")
+    error = serializers.CharField(help_text="Why it failed (a legal hold placed since the request).")

@@ -15,11 +15,12 @@ from rest_framework.views import APIView
 from privacy import export as stored_exports
 from privacy import services
 from privacy.api.serializers import (
+    AsyncInputSerializer,
     ErasureSerializer,
+    ErasureStatusSerializer,
     ExportQuerySerializer,
     ExportSerializer,
     ExportStatusSerializer,
-    SubjectInputSerializer,
 )
 from traf3li.api.permissions import IsFirmAdmin
 from traf3li.core.subjects import subject_parse
@@ -44,12 +45,46 @@ class PrivacyEraseView(APIView):
 
     permission_classes = [IsFirmAdmin]
 
-    @extend_schema(request=SubjectInputSerializer, responses=ErasureSerializer)
+    @extend_schema(request=AsyncInputSerializer, responses={200: ErasureSerializer, 202: ErasureStatusSerializer})
     def post(self, request):
-        """Anonymise the person in one transaction (409 under legal hold); the audit chain still verifies."""
-        serializer = SubjectInputSerializer(data=request.data)
+        """Anonymise the person in one transaction (409 under legal hold); the audit chain still verifies.
+        A large subject (or ``async: true``) is queued: 202 with a status URL (``Location`` too)."""
+        serializer = AsyncInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return Response(services.subject_erase(subject=serializer.validated_data["subject"], actor=request.user))
+        subject = serializer.validated_data["subject"]
+        if in_a_task(serializer.validated_data):
+            stored = stored_exports.erasure_request(subject=subject, actor=request.user)
+            return accepted(erasure_status(request, stored))
+        return Response(services.subject_erase(subject=subject, actor=request.user))
+
+
+def in_a_task(query: dict) -> bool:
+    """Whether the export or erasure runs in a task: asked for (``async``), or a large subject."""
+    return query["async"] or stored_exports.export_is_large(subject_parse(query["subject"], public_only=True))
+
+
+def accepted(body: dict) -> Response:
+    """202: queued; the body is the job's status, at its status URL (``Location`` too)."""
+    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
+
+
+def erasure_status(request, stored) -> dict:
+    status_url = request.build_absolute_uri(reverse("privacy-api:erase-status", kwargs={"erasure_id": stored.id}))
+    fields = ("id", "status", "subject", "requested_at", "finished_at", "expires_at", "result", "error")
+    return {**{name: getattr(stored, name) for name in fields}, "status_url": status_url}
+
+
+class PrivacyEraseStatusView(APIView):
+    """A queued erasure's status; what it redacted once done. Admins only."""
+
+    permission_classes = [IsFirmAdmin]
+
+    @extend_schema(operation_id="privacy_erase_status", responses=ErasureStatusSerializer)
+    def get(self, request, erasure_id):
+        stored = stored_exports.export_load(erasure_id, stored_exports.ERASURE)
+        if stored is None:
+            raise NotFound()
+        return Response(erasure_status(request, stored))
 
 
 class PrivacyExportView(APIView):
@@ -80,10 +115,9 @@ class PrivacyExportView(APIView):
         query = ExportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         subject, format = query.validated_data["subject"], query.validated_data["format"]
-        if query.validated_data["async"] or stored_exports.export_is_large(subject_parse(subject, public_only=True)):
+        if in_a_task(query.validated_data):
             stored = stored_exports.export_request(subject=subject, actor=request.user, format=format)
-            body = export_status(request, stored)
-            return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
+            return accepted(export_status(request, stored))
         export = services.subject_export(subject=subject, actor=request.user)
         if format == "zip":
             response = HttpResponse(services.export_zip(export), content_type="application/zip")

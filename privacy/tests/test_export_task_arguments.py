@@ -38,6 +38,7 @@ TASK_ARGUMENTS = {
     "messaging.tasks.message_send_task": {"message_id": "a messaging.Message id (the body stays in the row)"},
     "messaging.tasks.outbound_sweep_task": {},
     "privacy.tasks.privacy_export_task": {"export_id": "a stored export's random id (its subject is in its file)"},
+    "privacy.tasks.privacy_erase_task": {"erasure_id": "a queued erasure's random id (its subject is in its file)"},
     "privacy.tasks.privacy_exports_sweep_task": {},
 }
 # What a task's result can be: counts, a status word or a schema name (stored only when a result
@@ -156,7 +157,11 @@ def test_task_results_name_no_one(in_firm_a, admin_a, monkeypatch, settings, tmp
 
     stored = export.export_request(subject=f"contact:{world.contact.pk}", actor=admin_a)
     inbound = Message.objects.get(external_id="SM-privacy-1")  # the person's SMS: never sent, "not due"
-    arguments = {"messaging.tasks.message_send_task": (inbound.pk,), "privacy.tasks.privacy_export_task": (stored.id,)}
+    arguments = {
+        "messaging.tasks.message_send_task": (inbound.pk,),
+        "privacy.tasks.privacy_export_task": (stored.id,),
+        "privacy.tasks.privacy_erase_task": ("0" * 32,),  # none such: "gone" (a real one: test_export_task_erasure)
+    }
     results = {}
     for name, task in our_tasks().items():
         results[name] = task.apply(arguments.get(name, ())).get()
