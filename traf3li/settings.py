@@ -320,6 +320,7 @@ SPECTACULAR_SETTINGS = {
         "EmailStatusEnum": "messaging.choices.EmailStatus",
         "InvoiceStatusEnum": "billing.choices.InvoiceStatus",
         "InstallmentStatusEnum": "billing.choices.InstallmentStatus",
+        "PrivacyJobStatusEnum": "privacy.export.STATUSES",  # a queued export's or erasure's state
     },
 }
 
