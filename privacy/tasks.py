@@ -1,6 +1,26 @@
+"""The privacy exports' and queued erasures' tasks. Their arguments are ids, never personal data (ADR 0068)."""
+
 from celery import shared_task
 
-from privacy import retention
+from privacy import export, retention
+
+
+@shared_task
+def privacy_export_task(export_id: str) -> str:
+    """Make one stored export (runs in the firm's schema); its status, never its content."""
+    return export.export_run(export_id)
+
+
+@shared_task
+def privacy_erase_task(erasure_id: str) -> str:
+    """Run one queued erasure (in the firm's schema); its status, never what it erased."""
+    return export.erasure_run(erasure_id)
+
+
+@shared_task
+def privacy_exports_sweep_task() -> dict:
+    """Beat: delete the firm's expired exports and erasures, queue again those no worker took."""
+    return export.exports_sweep()
 
 
 @shared_task

@@ -39,6 +39,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
     # a day is enough; 00:30 UTC is the small hours in the Gulf, when the partition drop's brief
     # exclusive lock on the email events meets the fewest webhooks. It also creates the months ahead.
     "retention-purge": {"task": "privacy.tasks.retention_purge_task", "schedule": crontab(hour=0, minute=30)},
+    # A privacy export's file and link live a day (ADR 0067): every 10 minutes deletes expired files
+    # soon after (access deletes them on the spot) and queues again an export no worker took (the
+    # broker was down) within minutes of being asked for; an idle tick lists one directory.
+    "privacy-exports-sweep": {"task": "privacy.tasks.privacy_exports_sweep_task", "schedule": timedelta(minutes=10)},
 }
 
 # Entries beat also sends once as it starts, to every firm. Without this the first reminder run came

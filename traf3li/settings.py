@@ -247,6 +247,16 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# Files the product writes that no one may fetch without a check of its own: never under STATIC_ROOT
+# (WhiteNoise serves that) and never a MEDIA_ROOT served by a web server. Each firm's files sit in a
+# directory named after its schema.
+PRIVATE_ROOT = Path(os.environ.get("PRIVATE_ROOT", BASE_DIR / "private"))
+# Privacy exports (ADR 0067): a subject whose 360° view holds more entries than this is exported by a
+# task (202, a status URL) instead of in the request; its file and download link expire after a day.
+PRIVACY_EXPORT_ROOT = PRIVATE_ROOT / "privacy-exports"
+PRIVACY_EXPORT_INLINE_MAX_ENTRIES = int(os.environ.get("PRIVACY_EXPORT_INLINE_MAX_ENTRIES", "2000"))
+PRIVACY_EXPORT_EXPIRY_SECONDS = int(os.environ.get("PRIVACY_EXPORT_EXPIRY_SECONDS", str(24 * 3600)))
+
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -315,6 +325,7 @@ SPECTACULAR_SETTINGS = {
         "EmailStatusEnum": "messaging.choices.EmailStatus",
         "InvoiceStatusEnum": "billing.choices.InvoiceStatus",
         "InstallmentStatusEnum": "billing.choices.InstallmentStatus",
+        "PrivacyJobStatusEnum": "privacy.export.STATUSES",  # a queued export's or erasure's state
     },
 }
 

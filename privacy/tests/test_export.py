@@ -5,10 +5,13 @@ import io
 import json
 import zipfile
 
+import pytest
 from django_tenants.utils import schema_context
+from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from privacy.tests.factories import EMAIL, NAME, PHONE, person_everywhere
+from traf3li.celery import app
 from traf3li.core.privacy import privacy_map
 
 URL = "/api/v1/privacy/export/"
@@ -21,12 +24,31 @@ POPULATED = {
 }  # fmt: skip
 
 
-def test_export_holds_every_mapped_field_of_every_app(firm_a, admin_a, api_a):
+def _inline(api, subject) -> dict:
+    response = api.get(URL, {"subject": subject})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def _by_task(api, subject) -> dict:
+    """Above the threshold: 202, the task makes the file, the status URL's signed link downloads it."""
+    queued = api.get(URL, {"subject": subject})
+    assert queued.status_code == 202, queued.content
+    status = api.get(queued["Location"].split("localhost", 1)[1]).json()
+    download = APIClient(HTTP_HOST="alpha.localhost").get(status["download_url"].split("localhost", 1)[1])
+    assert download.status_code == 200 and download["Content-Type"] == "application/json"
+    return json.loads(b"".join(download.streaming_content))
+
+
+@pytest.mark.parametrize("path", ["inline", "task"])
+def test_export_holds_every_mapped_field_of_every_app(firm_a, admin_a, api_a, path, settings, tmp_path, monkeypatch):
     with schema_context(firm_a.schema_name):
         world = person_everywhere(actor=admin_a)
-    response = api_a.get(URL, {"subject": f"contact:{world.contact.pk}"})
-    assert response.status_code == 200, response.content
-    export = response.json()
+    if path == "task":
+        settings.PRIVACY_EXPORT_INLINE_MAX_ENTRIES = 1
+        settings.PRIVACY_EXPORT_ROOT = tmp_path
+        monkeypatch.setitem(app.conf, "task_always_eager", True)
+    export = (_inline if path == "inline" else _by_task)(api_a, f"contact:{world.contact.pk}")
     assert export["subject"] == {"type": "contact", "id": world.contact.pk, "name": NAME}
     assert set(export["data"]) >= POPULATED
     fields = {mapping.model: mapping.fields for mapping in privacy_map()}

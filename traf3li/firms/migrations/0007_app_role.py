@@ -13,6 +13,6 @@ def grant_public(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("firms", "0005_firm_phone_region")]
+    dependencies = [("firms", "0006_firm_retention")]
 
     operations = [migrations.RunPython(grant_public, migrations.RunPython.noop, elidable=False)]
