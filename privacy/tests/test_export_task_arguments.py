@@ -40,6 +40,7 @@ TASK_ARGUMENTS = {
     "privacy.tasks.privacy_export_task": {"export_id": "a stored export's random id (its subject is in its file)"},
     "privacy.tasks.privacy_erase_task": {"erasure_id": "a queued erasure's random id (its subject is in its file)"},
     "privacy.tasks.privacy_exports_sweep_task": {},
+    "privacy.tasks.retention_purge_task": {},
 }
 # What a task's result can be: counts, a status word or a schema name (stored only when a result
 # backend is configured; CELERY_RESULT_BACKEND is unset by default).
