@@ -57,6 +57,8 @@ class ActivityViewSet(
 ):
     """Scheduled activities on any subject. They are never deleted: cancel one instead."""
 
+    answers_conflict = True  # done or cancelled activities refuse moves (409)
+
     serializer_class = serializers.ActivitySerializer
     filterset_class = ActivityFilterSet
     keyset = ("created_at", "id")
