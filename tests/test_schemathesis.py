@@ -25,9 +25,9 @@ from urllib.parse import urlencode
 import pytest
 import schemathesis
 from django.conf import settings
-from hypothesis import assume
 from django.db import connection
 from django_tenants.utils import schema_context
+from hypothesis import assume
 from schemathesis import Config
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -158,6 +158,8 @@ schema = schemathesis.openapi.from_dict(
     ),
 ).exclude(method="POST", path="/api/v1/auth/token/")
 CHECKED = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
 @schema.hook
 def map_path_parameters(context, path_parameters):
     """Three ids in four become one of a real record's (chosen by the generated id, so the seed still

@@ -89,7 +89,8 @@ class MomentsField(serializers.ListField):
 
 class AttendeeSerializer(ModelSerializer):
     user = serializers.PrimaryKeyRelatedField(queryset=ACTIVE_USERS, required=False, allow_null=True)
-    user_name = serializers.CharField(source="user.display_name", read_only=True, default=None)
+    # null for a guest invited by email alone
+    user_name = serializers.CharField(source="user.display_name", read_only=True, default=None, allow_null=True)
     email = serializers.EmailField(required=False, allow_null=True)
     status = serializers.ChoiceField(choices=AttendeeStatus.choices, required=False)
 
