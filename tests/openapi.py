@@ -8,7 +8,7 @@ from referencing.jsonschema import DRAFT4
 
 
 @cache
-def _spec() -> dict:
+def spec() -> dict:
     from drf_spectacular.generators import SchemaGenerator
 
     return SchemaGenerator().get_schema(request=None, public=True)
@@ -16,14 +16,14 @@ def _spec() -> dict:
 
 def response_errors(response, path: str, method: str) -> list[str]:
     """Why ``response`` (a test client's) doesn't match what ``method path`` declares for its status."""
-    spec = _spec()
-    declared = spec["paths"][path][method.lower()]["responses"]
+    document = spec()
+    declared = document["paths"][path][method.lower()]["responses"]
     if str(response.status_code) not in declared:
         return [f"status {response.status_code} not declared ({', '.join(declared)})"]
     content = declared[str(response.status_code)].get("content", {}).get("application/json")
     if content is None:
         return []
-    registry = Registry().with_resource("urn:spec", Resource.from_contents(spec, default_specification=DRAFT4))
+    registry = Registry().with_resource("urn:spec", Resource.from_contents(document, default_specification=DRAFT4))
     schema = {
         "$ref": "urn:spec#/"
         + "/".join(

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import connection
 from drf_spectacular import openapi
 from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
 from traf3li.api.middleware import host_explicit_port
@@ -109,6 +110,16 @@ class AutoSchema(openapi.AutoSchema):
         if "429" in responses or self.view.get_throttles():
             codes.add("429")
         return sorted(codes)
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        # drf-spectacular shows a ListField's length limits, not a nested list's (``many=True``).
+        if isinstance(field, serializers.ListSerializer) and schema.get("type") == "array":
+            if field.max_length is not None:
+                schema.setdefault("maxItems", field.max_length)
+            if field.min_length is not None:
+                schema.setdefault("minItems", field.min_length)
+        return schema
 
     def _open_to_anyone(self) -> bool:
         permissions = self.view.get_permissions()
