@@ -404,3 +404,21 @@ def test_the_schema_shows_the_limits(db):
     }
     for (component, field), (keyword, limit) in expected.items():
         assert schemas[component]["properties"][field].get(keyword) == limit, (component, field)
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/api/v1/timeline/", "q"),
+        ("/api/v1/clients/", "q"),
+        ("/api/v1/invoices/", "q"),
+        ("/api/v1/activity-types/", "name"),
+    ],
+)
+def test_search_terms_past_a_line_are_400_and_the_schema_says_so(api_a, path, name):
+    from tests.openapi import spec
+
+    assert name in _errors(api_a.get(path, {name: LONG_LINE}))
+    assert api_a.get(path, {name: "x" * MAX_LINE}).status_code == 200
+    parameters = spec()["paths"][path]["get"]["parameters"]
+    assert [p["schema"].get("maxLength") for p in parameters if p["name"] == name] == [MAX_LINE]
