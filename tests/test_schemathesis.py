@@ -11,7 +11,7 @@ type its operation declares, and a body its schema describes.
 Not probed: ``/hooks/`` (providers' webhooks, not in the schema; each needs the provider's
 signature, and ``messaging/tests`` test those against the providers' real vectors), and
 ``POST /api/v1/auth/token/`` (random passwords would only lock the probe's admin out: its 429 is
-tested in ``traf3li/users/tests``).
+tested in ``traf3li/core/tests/test_login_throttle.py``).
 """
 
 import importlib
