@@ -3,6 +3,7 @@ from django.db.models import Q
 
 from billing.choices import InvoiceStatus, PaymentTerms
 from billing.models import Invoice
+from traf3li.api.bounds import MAX_LINE
 from traf3li.api.filters import ChoiceInFilter, DayFilter, IdInFilter
 
 
@@ -19,7 +20,9 @@ class InvoiceFilterSet(django_filters.FilterSet):
     issued_before = DayFilter(field_name="issue_date", lookup_expr="lte")
     due_after = DayFilter(field_name="due_date", lookup_expr="gte")
     due_before = DayFilter(field_name="due_date", lookup_expr="lte")
-    q = django_filters.CharFilter(method="filter_q", help_text="Part of the invoice number or the client's name.")
+    q = django_filters.CharFilter(
+        method="filter_q", max_length=MAX_LINE, help_text="Part of the invoice number or the client's name."
+    )
 
     class Meta:
         model = Invoice

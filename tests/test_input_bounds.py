@@ -12,9 +12,15 @@ from django.conf import settings
 from django.test import Client as DjangoClient
 from django_tenants.utils import schema_context
 
+from billing.models import Invoice
 from conftest import api_client_for
+from timeline.activities.models import Activity
 from timeline.activities.tests.factories import activity_type, schedule
+from timeline.events.models import Event
+from timeline.models import Entry
 from timeline.tests.factories import client_family, record
+from traf3li.api.bounds import MAX_ITEMS, MAX_LINE, MAX_TEXT
+from traf3li.crm.models import Case, Client, Lead
 
 pytestmark = pytest.mark.django_db
 
@@ -264,3 +270,155 @@ def test_nesting_within_the_limit_still_parses(api_a, family):
     """The limit sits well above any real body: a payload a few levels deep reaches its schema."""
     payload = {"participants": [{"subject": f"contact:{family[1].id}", "attended": True}]}
     assert _post_entry(api_a, family[1], kind="meeting", payload=payload).status_code == 201
+
+
+# --- Length limits on free text and lists (issue 15) ------------------------------------------
+LONG_TEXT = "x" * (MAX_TEXT + 1)
+LONG_LINE = "x" * (MAX_LINE + 1)
+TOO_MANY = MAX_ITEMS + 1
+
+
+def _text_bodies(family, type_id, admin_id):
+    """(path, a valid body, the field made too long, its value, the model counted before and after)."""
+    client, contact, case = family
+    entry = {"kind": "note", "subject": f"contact:{contact.id}", "title": "Note"}
+    return [
+        ("/api/v1/timeline/", {**entry, "description": LONG_TEXT}, "description", Entry),
+        ("/api/v1/timeline/", {**entry, "title": "x" * 301}, "title", Entry),
+        ("/api/v1/timeline/", {**entry, "payload": {"tags": ["t"] * TOO_MANY}}, "payload", Entry),
+        ("/api/v1/timeline/", {**entry, "payload": {"tags": [LONG_LINE]}}, "payload", Entry),
+        (
+            "/api/v1/timeline/",
+            {**entry, "kind": "meeting", "payload": {"participants": [{"attended": True}] * TOO_MANY}},
+            "payload",
+            Entry,
+        ),
+        ("/api/v1/timeline/", {**entry, "kind": "email", "payload": {"to": ["a@b.c"] * TOO_MANY}}, "payload", Entry),
+        ("/api/v1/timeline/", {**entry, "kind": "call", "payload": {"transcription": LONG_TEXT}}, "payload", Entry),
+        ("/api/v1/timeline/", {**entry, "kind": "call", "payload": {"from": LONG_LINE}}, "payload", Entry),
+        (
+            "/api/v1/timeline/",
+            {**entry, "kind": "call", "payload": {"recording_url": "https://x.example/" + "a" * 2048}},
+            "payload",
+            Entry,
+        ),
+        (
+            "/api/v1/activities/",
+            {"subject": f"client:{client.id}", "type": type_id, "note": LONG_TEXT},
+            "note",
+            Activity,
+        ),
+        (
+            "/api/v1/activities/",
+            {"subject": f"client:{client.id}", "type": type_id, "summary": "x" * 301},
+            "summary",
+            Activity,
+        ),
+        (
+            "/api/v1/events/",
+            {"title": "Hearing", "start": "2026-03-02T09:00:00", "description": LONG_TEXT},
+            "description",
+            Event,
+        ),
+        ("/api/v1/events/", {"title": "x" * 301, "start": "2026-03-02T09:00:00"}, "title", Event),
+        (
+            "/api/v1/events/",
+            {"title": "Hearing", "start": "2026-03-02T09:00:00", "agenda": [{"title": "Item"}] * 201},
+            "agenda",
+            Event,
+        ),
+        (
+            "/api/v1/events/",
+            {"title": "Hearing", "start": "2026-03-02T09:00:00", "agenda": [{"title": "x" * 301}]},
+            "agenda",
+            Event,
+        ),
+        (
+            "/api/v1/events/",
+            {"title": "Hearing", "start": "2026-03-02T09:00:00", "action_items": [{"title": "Do"}] * 201},
+            "action_items",
+            Event,
+        ),
+        ("/api/v1/invoices/", {"client": client.id, "items": [INVOICE_ITEM], "notes": LONG_TEXT}, "notes", Invoice),
+        (
+            "/api/v1/invoices/",
+            {"client": client.id, "items": [{**INVOICE_ITEM, "description": "x" * 501}]},
+            "items",
+            Invoice,
+        ),
+        ("/api/v1/invoices/", {"client": client.id, "items": [INVOICE_ITEM] * 501}, "items", Invoice),
+        ("/api/v1/clients/", {"name": "Bounded", "notes": LONG_TEXT}, "notes", Client),
+        ("/api/v1/leads/", {"name": "Bounded", "notes": LONG_TEXT}, "notes", Lead),
+        ("/api/v1/cases/", {"title": "Bounded", "client": client.id, "description": LONG_TEXT}, "description", Case),
+        ("/api/v1/sms/messages/", {"to": "+966500000001", "body": "x" * 5001}, "body", None),
+    ]
+
+
+INVOICE_ITEM = {"type": "time", "description": "Drafting", "quantity": "1.00", "unit_price": "100.00"}
+
+
+def test_free_text_and_lists_past_their_limits_are_400_naming_the_field_and_change_nothing(api_a, admin_a, family):
+    with schema_context("alpha"):
+        type_id = activity_type().id
+    for path, body, field, model in _text_bodies(family, type_id, admin_a.id):
+        with schema_context("alpha"):
+            before = model.objects.count() if model is not None else None
+        response = api_a.post(path, body, format="json")
+        assert response.status_code == 400, (path, field, response.status_code, response.content[:300])
+        assert field in response.json(), (path, field, response.json())
+        with schema_context("alpha"):
+            assert model is None or model.objects.count() == before, (path, field)
+
+
+def test_text_at_the_limit_is_stored(api_a, family):
+    _, contact, _ = family
+    tags = ["x" * MAX_LINE] * MAX_ITEMS
+    body = {"kind": "note", "subject": f"contact:{contact.id}", "title": "x" * 300, "payload": {"tags": tags}}
+    response = api_a.post("/api/v1/timeline/", {**body, "description": "x" * MAX_TEXT}, format="json")
+    assert response.status_code == 201, response.content[:300]
+    assert (
+        api_a.post("/api/v1/clients/", {"name": "At the limit", "notes": "x" * MAX_TEXT}, format="json").status_code
+        == 201
+    )
+
+
+def test_firm_address_is_bounded(api_a):
+    response = api_a.patch("/api/v1/firm/", {"address": LONG_LINE}, format="json")
+    assert "address" in _errors(response)
+
+
+def test_the_schema_shows_the_limits(db):
+    from tests.openapi import spec
+
+    schemas = spec()["components"]["schemas"]
+    expected = {
+        ("EntryWriteRequest", "description"): ("maxLength", MAX_TEXT),
+        ("ActivityRequest", "note"): ("maxLength", MAX_TEXT),
+        ("ClientRequest", "notes"): ("maxLength", MAX_TEXT),
+        ("CaseRequest", "description"): ("maxLength", MAX_TEXT),
+        ("EventRequest", "description"): ("maxLength", MAX_TEXT),
+        ("InvoiceRequest", "notes"): ("maxLength", MAX_TEXT),
+        ("InvoiceRequest", "items"): ("maxItems", 500),
+        ("EventRequest", "agenda"): ("maxItems", 200),
+        ("PatchedFirmSettingsRequest", "address"): ("maxLength", MAX_LINE),
+    }
+    for (component, field), (keyword, limit) in expected.items():
+        assert schemas[component]["properties"][field].get(keyword) == limit, (component, field)
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/api/v1/timeline/", "q"),
+        ("/api/v1/clients/", "q"),
+        ("/api/v1/invoices/", "q"),
+        ("/api/v1/activity-types/", "name"),
+    ],
+)
+def test_search_terms_past_a_line_are_400_and_the_schema_says_so(api_a, path, name):
+    from tests.openapi import spec
+
+    assert name in _errors(api_a.get(path, {name: LONG_LINE}))
+    assert api_a.get(path, {name: "x" * MAX_LINE}).status_code == 200
+    parameters = spec()["paths"][path]["get"]["parameters"]
+    assert [p["schema"].get("maxLength") for p in parameters if p["name"] == name] == [MAX_LINE]

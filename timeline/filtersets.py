@@ -16,7 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 from timeline.choices import EntryKind, EntrySource
 from timeline.models import Entry
 from timeline.rollups import firm_tz
-from traf3li.api.bounds import day_error, moment_error
+from traf3li.api.bounds import MAX_LINE, day_error, moment_error
 from traf3li.api.filters import ChoiceInFilter, IdInFilter, SubjectFilter
 
 ERROR_MOMENT = gettext_lazy(
@@ -85,7 +85,9 @@ class EntryFilterSet(django_filters.FilterSet):
     until = MomentFilter(end_of_day=True, help_text="Occurred before. A date includes that whole firm-local day.")
     status = CharInFilter()
     source = ChoiceInFilter(choices=EntrySource.choices)
-    q = django_filters.CharFilter(help_text="Full-text search, English (stemmed) and Arabic (normalised).")
+    q = django_filters.CharFilter(
+        max_length=MAX_LINE, help_text="Full-text search, English (stemmed) and Arabic (normalised)."
+    )
 
     class Meta:
         model = Entry

@@ -16,7 +16,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from timeline.choices import EntryKind
-from traf3li.api.bounds import INT4_MAX, INT8_MAX, day_error, moment_error
+from traf3li.api.bounds import INT4_MAX, INT8_MAX, MAX_ITEMS, MAX_LINE, MAX_TEXT, day_error, moment_error
 
 ERROR_NOT_OBJECT = _("The payload must be a JSON object.")
 ERROR_UNKNOWN_KEY = _("Unknown field for kind '{kind}'. Allowed: {allowed}.")
@@ -33,10 +33,11 @@ ERROR_DECIMAL_RANGE = _("At most {digits} digits before the decimal point and {p
 ERROR_LIST = _("Must be a list.")
 ERROR_URL = _("Must be an http(s) URL.")
 ERROR_TOO_LONG = _("At most {max} characters.")
+ERROR_TOO_MANY = _("At most {max} items.")
 ERROR_SUBJECT = _("Must be a subject like 'contact:5'.")
 ERROR_NUL = _("Must not contain NUL characters.")
 
-MAX_TEXT = 100_000
+MAX_URL = 2_048  # what browsers and providers reliably take
 # Money as a NUMERIC(21, 6) holds it: any amount in any currency (three-decimal dinars too), and
 # nothing like "1e999" that no column or sum downstream could take.
 DECIMAL_DIGITS, DECIMAL_PLACES = 15, 6
@@ -62,6 +63,7 @@ class Field:
     # What the number's column (or any column it may be copied to) holds: ids are bigints.
     maximum: int = INT8_MAX
     items: Field | None = None  # for lists
+    max_items: int = MAX_ITEMS  # for lists
     schema: dict[str, Field] = field(default_factory=dict)  # for objects
     searchable: bool = False
 
@@ -79,8 +81,10 @@ class Field:
             return self._error(errors, path, ERROR_STRING)
         if "\x00" in value:  # PostgreSQL text and jsonb can't store it
             return self._error(errors, path, ERROR_NUL)
-        if len(value) > MAX_TEXT:
-            return self._error(errors, path, ERROR_TOO_LONG.format(max=MAX_TEXT))
+        # free text (searchable) may be long; a one-line string (an address, an id, a status) not
+        limit = MAX_TEXT if self.type == "text" else MAX_LINE
+        if len(value) > limit:
+            return self._error(errors, path, ERROR_TOO_LONG.format(max=limit))
         if self.choices and value not in self.choices:
             return self._error(errors, path, ERROR_CHOICE.format(choices=", ".join(self.choices)))
         return value
@@ -90,6 +94,8 @@ class Field:
     def _clean_url(self, value, path, errors):
         if not isinstance(value, str) or not _URL.match(value) or "\x00" in value:
             return self._error(errors, path, ERROR_URL)
+        if len(value) > MAX_URL:
+            return self._error(errors, path, ERROR_TOO_LONG.format(max=MAX_URL))
         return value
 
     def _clean_subject(self, value, path, errors):
@@ -155,6 +161,8 @@ class Field:
     def _clean_list(self, value, path, errors):
         if not isinstance(value, list):
             return self._error(errors, path, ERROR_LIST)
+        if len(value) > self.max_items:
+            return self._error(errors, path, ERROR_TOO_MANY.format(max=self.max_items))
         return [self.items.clean(item, f"{path}[{i}]", errors) for i, item in enumerate(value)]
 
     def _clean_object(self, value, path, errors):
@@ -254,7 +262,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
     },
     EntryKind.NOTE: {
         "pinned": Field("bool"),
-        "tags": Field("list", items=_text()),
+        "tags": Field("list", items=Field("str", searchable=True)),  # each one line
     },
     EntryKind.DOCUMENT: {
         "action": Field("str", choices=("uploaded", "updated", "signed", "shared", "deleted")),

@@ -21,6 +21,8 @@ class InvoiceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, FirmReadO
     """Invoices. Drafts are edited with PATCH; after that only the actions move them. Never deleted:
     their numbers are gapless."""
 
+    answers_conflict = True  # each action needs its status (409)
+
     filterset_class = InvoiceFilterSet
     keyset = ("created_at", "id")
     http_method_names = ["get", "post", "patch", "head", "options"]

@@ -106,6 +106,8 @@ class UnmatchedListView(FirmViewSetMixin, APIView):
 class UnmatchedLinkView(FirmViewSetMixin, APIView):
     """Link an unmatched counterpart to a record: its whole history moves onto that record's timeline."""
 
+    answers_conflict = True  # nothing unmatched has the address (409)
+
     @extend_schema(
         operation_id="inbox_unmatched_link",
         request=UnmatchedLinkSerializer,

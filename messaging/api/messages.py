@@ -149,6 +149,8 @@ class MessageSendSerializer(serializers.Serializer):
 class MessageViewSet(CreateModelMixin, FirmReadOnlyViewSet):
     """A channel's messages, newest first, with their delivery statuses; POST sends one."""
 
+    answers_conflict = True  # an Idempotency-Key reused for another message (409)
+
     serializer_class = MessageSerializer
     filterset_class = MessageFilterSet
     keyset = ("created_at", "id")

@@ -43,6 +43,8 @@ class ZipRenderer(BaseRenderer):
 class PrivacyEraseView(APIView):
     """Erase a contact, client or lead everywhere the firm holds their data. Admins only."""
 
+    answers_conflict = True  # a legal hold blocks the erasure (409)
+
     permission_classes = [IsFirmAdmin]
 
     @extend_schema(request=AsyncInputSerializer, responses={200: ErasureSerializer, 202: ErasureStatusSerializer})
@@ -92,6 +94,7 @@ class PrivacyExportView(APIView):
 
     permission_classes = [IsFirmAdmin]
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer, ZipRenderer]
+    answers_not_found = True  # an unknown ?format= (DRF's negotiation) is a 404
 
     @extend_schema(
         parameters=[

@@ -7,11 +7,12 @@ from timeline.activities import selectors
 from timeline.activities.choices import ActivityState, Due
 from timeline.activities.deadlines import firm_today
 from timeline.activities.models import Activity, ActivityType, Notification
+from traf3li.api.bounds import MAX_LINE
 from traf3li.api.filters import ChoiceInFilter, DayFilter, IdFilter, IdInFilter, SubjectFilter
 
 
 class ActivityTypeFilterSet(django_filters.FilterSet):
-    name = django_filters.CharFilter(lookup_expr="icontains")
+    name = django_filters.CharFilter(lookup_expr="icontains", max_length=MAX_LINE)
 
     class Meta:
         model = ActivityType

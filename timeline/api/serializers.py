@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from timeline.choices import EntryKind, EntrySource
 from timeline.schemas import PayloadError, payload_validate
+from traf3li.api.bounds import MAX_TEXT
 from traf3li.api.fields import MomentField, SubjectField
 from traf3li.users.models import User
 
@@ -22,7 +23,7 @@ class EntryWriteSerializer(serializers.Serializer):
     subject = SubjectField()
     related = serializers.ListField(child=SubjectField(), required=False, max_length=MAX_RELATED)
     title = serializers.CharField(max_length=300)
-    description = serializers.CharField(required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT)
     occurred_at = MomentField(required=False)
     performed_by = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.all(),

@@ -60,6 +60,8 @@ class EntryListMixin:
 class EntryViewSet(EntryListMixin, FirmModelViewSet):
     """The firm-wide stream (``?subject=`` narrows it to one 360° view) and single entries."""
 
+    answers_conflict = True  # a deleted entry is not replayed, a held subject not changed (409)
+
     serializer_class = EntryWriteSerializer
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 

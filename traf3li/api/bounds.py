@@ -16,6 +16,13 @@ from django.core.exceptions import ValidationError
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+# Lengths of what people type and of the lists a body carries (issue 15): past them a field is a 400
+# that names it, long before the body reaches DATA_UPLOAD_MAX_MEMORY_SIZE's 413. Far above any real
+# note, description or message, and the same for every app (serializers, entry payloads).
+MAX_LINE = 1_000  # a one-line string with no column length of its own: an address, a tag, a status
+MAX_TEXT = 100_000  # free text: a description, notes, an agenda, a transcription (about 50 pages)
+MAX_ITEMS = 100  # a list in a body: tags, participants, recipients, attachments, filter values
+
 INT4_MAX = 2**31 - 1  # IntegerField, PositiveIntegerField
 INT8_MAX = 2**63 - 1  # BigIntegerField, BigAutoField ids
 MIN_YEAR, MAX_YEAR = 1900, 9000

@@ -1,6 +1,7 @@
 import django_filters
 from django.db.models import Q
 
+from traf3li.api.bounds import MAX_LINE
 from traf3li.api.filters import ChoiceInFilter, MomentFilter
 from traf3li.crm.choices import CaseStatus, ClientKind, LeadSource, LeadStatus
 from traf3li.crm.models import Case, Client, Contact, Lead, Organization
@@ -10,7 +11,9 @@ class SearchFilterSet(django_filters.FilterSet):
     """A ``q`` over the record's name and contact points, plus created-at bounds."""
 
     search_fields: tuple[str, ...] = ("name", "email", "phone")
-    q = django_filters.CharFilter(method="filter_q", help_text="Case-insensitive match on name, email or phone.")
+    q = django_filters.CharFilter(
+        method="filter_q", max_length=MAX_LINE, help_text="Case-insensitive match on name, email or phone."
+    )
     created_after = MomentFilter(field_name="created_at", lookup_expr="gte")
     created_before = MomentFilter(field_name="created_at", lookup_expr="lt")
 

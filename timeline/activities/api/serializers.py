@@ -1,4 +1,5 @@
 from django.utils.translation import gettext_lazy
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -29,7 +30,18 @@ class ActivityTypeSerializer(ModelSerializer):
         ]
 
 
-@extend_schema_field(SUBJECT_SCHEMA)
+# An activity outlives its subject (history stays): a deleted subject is still named by type and id,
+# its name null. The schema says so, or clients that trust it break on such a row.
+ACTIVITY_SUBJECT_SCHEMA = {
+    **SUBJECT_SCHEMA,
+    "properties": {
+        **SUBJECT_SCHEMA["properties"],
+        "name": {"type": "string", "readOnly": True, "nullable": True, "description": "null once it is deleted."},
+    },
+}
+
+
+@extend_schema_field(ACTIVITY_SUBJECT_SCHEMA)
 class ActivitySubjectField(SubjectField):
     """Also names a subject that has since been deleted: ``{"type", "id", "name": null}``."""
 
@@ -112,10 +124,54 @@ class CompleteSerializer(serializers.Serializer):
     feedback = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
 
 
+# What a stored activity has and an unsaved suggestion can't: it has no id or times until it is posted.
+UNSTORED = ("id", "created_at", "updated_at")
+
+
+class ActivitySuggestionSerializer(ActivitySerializer):
+    """A follow-up a ``suggest`` type proposes: not stored, so no id or times. POST its fields to
+    /api/v1/activities/ to schedule it."""
+
+    class Meta(ActivitySerializer.Meta):
+        fields = [name for name in ActivitySerializer.Meta.fields if name not in UNSTORED]
+
+
+class CompletionNextField(serializers.Field):
+    """``next``: the scheduled follow-up (an Activity), the suggested one (an ActivitySuggestion), or null."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+    def get_attribute(self, completion):
+        return completion
+
+    def to_representation(self, completion):
+        if completion.next is None:
+            return None
+        serializer = ActivitySuggestionSerializer if completion.next_is_suggestion else ActivitySerializer
+        return serializer(completion.next, context=self.context).data
+
+
+class CompletionNextFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = CompletionNextField
+
+    def map_serializer_field(self, auto_schema, direction):
+        shapes = [
+            auto_schema.resolve_serializer(s, direction).ref for s in (ActivitySerializer, ActivitySuggestionSerializer)
+        ]
+        return {"anyOf": shapes, "nullable": True, "readOnly": True, "description": CompletionNextField.__doc__}
+
+
 class CompletionSerializer(serializers.Serializer):
     activity = ActivitySerializer()
-    next = ActivitySerializer(allow_null=True, help_text="The follow-up scheduled or, for a suggest type, suggested.")
-    next_kind = serializers.ChoiceField(choices=["scheduled", "suggested"], allow_null=True)
+    next = CompletionNextField(help_text="The follow-up scheduled or, for a suggest type, suggested.")
+    next_kind = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ChoiceField(choices=["scheduled", "suggested"], allow_null=True))
+    def get_next_kind(self, completion) -> str | None:
+        if completion.next is None:
+            return None
+        return "suggested" if completion.next_is_suggestion else "scheduled"
 
 
 class RescheduleSerializer(serializers.Serializer):

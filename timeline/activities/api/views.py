@@ -57,6 +57,8 @@ class ActivityViewSet(
 ):
     """Scheduled activities on any subject. They are never deleted: cancel one instead."""
 
+    answers_conflict = True  # done or cancelled activities refuse moves (409)
+
     serializer_class = serializers.ActivitySerializer
     filterset_class = ActivityFilterSet
     keyset = ("created_at", "id")
@@ -96,19 +98,7 @@ class ActivityViewSet(
         completion = services.activity_complete(
             activity=activity, feedback=body.validated_data["feedback"], actor=request.user
         )
-        next_kind = None
-        if completion.next is not None:
-            next_kind = "suggested" if completion.next_is_suggestion else "scheduled"
-        context = self.get_serializer_context()
-        return Response(
-            {
-                "activity": serializers.ActivitySerializer(completion.activity, context=context).data,
-                "next": serializers.ActivitySerializer(completion.next, context=context).data
-                if completion.next is not None
-                else None,
-                "next_kind": next_kind,
-            }
-        )
+        return Response(serializers.CompletionSerializer(completion, context=self.get_serializer_context()).data)
 
     @extend_schema(request=serializers.RescheduleSerializer, responses=serializers.ActivitySerializer)
     @action(detail=True, methods=["post"])

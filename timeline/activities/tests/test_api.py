@@ -92,7 +92,7 @@ def test_complete_returns_an_unsaved_suggestion(api_a, world, lawyer_a):
     activity = post_activity(api_a, world, lawyer_a, type=world["suggest"].pk).json()
     body = api_a.post(f"/api/v1/activities/{activity['id']}/complete/", {}, format="json").json()
     assert body["next_kind"] == "suggested"
-    assert body["next"]["id"] is None and body["next"]["type_name"] == "Follow-up (suggest)"
+    assert "id" not in body["next"] and body["next"]["type_name"] == "Follow-up (suggest)"
     assert body["next"]["subject"]["id"] == world["client"].pk
 
 
@@ -367,3 +367,37 @@ def test_an_activity_whose_subject_was_deleted_still_lists(api_a, firm_a, world,
     row = api_a.get(f"/api/v1/activities/{activity.pk}/").json()
     assert row["subject"] == {"type": "lead", "id": lead_id, "name": None}
     assert api_a.post(f"/api/v1/activities/{activity.pk}/cancel/").status_code == 200
+
+
+def test_a_deleted_subject_conforms_to_the_schema(api_a, firm_a, world, lawyer_a):
+    """The probe's finding: ``subject.name`` null for a deleted subject, where the schema said a string."""
+    from tests.openapi import response_errors
+    from traf3li.crm import services as crm
+    from traf3li.crm.models import Lead
+
+    with schema_context(firm_a.schema_name):
+        lead = crm.record_create(instance=Lead(name="Gone soon"))
+        activity = schedule(subject=lead, assignee=lawyer_a, deadline=world["today"])
+        crm.record_delete(instance=lead)
+    response = api_a.get(f"/api/v1/activities/{activity.pk}/")
+    assert response.json()["subject"]["name"] is None
+    assert response_errors(response, "/api/v1/activities/{id}/", "get") == []
+    listed = api_a.get("/api/v1/activities/", {"subject": f"lead:{lead.pk}"})
+    assert response_errors(listed, "/api/v1/activities/", "get") == []
+
+
+def test_a_suggestion_has_no_id_or_times_and_conforms_to_the_schema(api_a, world, lawyer_a):
+    """The probe's finding: the suggested ``next`` had a null id, created_at and updated_at."""
+    from tests.openapi import response_errors
+
+    activity = post_activity(api_a, world, lawyer_a, type=world["suggest"].pk).json()
+    response = api_a.post(f"/api/v1/activities/{activity['id']}/complete/", {}, format="json")
+    suggestion = response.json()["next"]
+    assert not {"id", "created_at", "updated_at"} & suggestion.keys()
+    assert suggestion["chained_from"] == activity["id"]
+    assert response_errors(response, "/api/v1/activities/{id}/complete/", "post") == []
+    # a scheduled follow-up still has them all
+    triggered = post_activity(api_a, world, lawyer_a, type=world["trigger"].pk).json()
+    response = api_a.post(f"/api/v1/activities/{triggered['id']}/complete/", {}, format="json")
+    assert {"id", "created_at", "updated_at"} <= response.json()["next"].keys()
+    assert response_errors(response, "/api/v1/activities/{id}/complete/", "post") == []

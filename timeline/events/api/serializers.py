@@ -15,6 +15,7 @@ from timeline.events.choices import (
     EventType,
 )
 from timeline.events.models import ActionItem, AgendaItem, Attendee, Event
+from traf3li.api.bounds import MAX_ITEMS as MAX_FILTER_VALUES
 from traf3li.api.bounds import day_error, moment_error
 from traf3li.api.fields import DayField, MomentField, SubjectField
 from traf3li.api.serializers import ModelSerializer
@@ -78,7 +79,7 @@ class MomentsField(serializers.ListField):
     """EXDATEs or RDATEs: occurrence starts, shown in the event's zone (dates for all-day events)."""
 
     def __init__(self, **kwargs):
-        super().__init__(child=serializers.CharField(), max_length=MAX_DATES, required=False, **kwargs)
+        super().__init__(child=serializers.CharField(max_length=64), max_length=MAX_DATES, required=False, **kwargs)
 
     def to_internal_value(self, data):
         return [parse_when(value) for value in super().to_internal_value(data)]
@@ -89,7 +90,8 @@ class MomentsField(serializers.ListField):
 
 class AttendeeSerializer(ModelSerializer):
     user = serializers.PrimaryKeyRelatedField(queryset=ACTIVE_USERS, required=False, allow_null=True)
-    user_name = serializers.CharField(source="user.display_name", read_only=True, default=None)
+    # null for a guest invited by email alone
+    user_name = serializers.CharField(source="user.display_name", read_only=True, default=None, allow_null=True)
     email = serializers.EmailField(required=False, allow_null=True)
     status = serializers.ChoiceField(choices=AttendeeStatus.choices, required=False)
 
@@ -321,9 +323,15 @@ class EventWindowSerializer(serializers.Serializer):
 
 
 class CalendarQuerySerializer(EventWindowSerializer):
-    case = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False)
-    type = serializers.ListField(child=serializers.ChoiceField(choices=EventType.choices), required=False)
-    status = serializers.ListField(child=serializers.ChoiceField(choices=EventStatus.choices), required=False)
+    case = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, max_length=MAX_FILTER_VALUES
+    )
+    type = serializers.ListField(
+        child=serializers.ChoiceField(choices=EventType.choices), required=False, max_length=MAX_FILTER_VALUES
+    )
+    status = serializers.ListField(
+        child=serializers.ChoiceField(choices=EventStatus.choices), required=False, max_length=MAX_FILTER_VALUES
+    )
 
     def to_internal_value(self, data):
         # Comma lists, as every filter of the API takes them: ?type=hearing,meeting

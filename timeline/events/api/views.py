@@ -47,6 +47,8 @@ class EventViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, mixins.Dest
     """The firm's calendar events. A recurring event is one row (its series) plus one row per
     occurrence changed on its own (an override: ``recurrence_parent`` and ``recurrence_id``)."""
 
+    answers_conflict = True  # a cancelled or completed event refuses edits and moves (409)
+
     serializer_class = serializers.EventSerializer
     filterset_class = EventFilterSet
     permission_classes = [IsAuthenticated, CanChangeEvent]

@@ -21,6 +21,8 @@ ERROR_PROTECTED = gettext_lazy(
 class CrmRecordViewSet(FirmModelViewSet):
     """CRUD whose writes go through ``traf3li.crm.services`` (audited)."""
 
+    answers_conflict = True  # a legal hold refuses the change (409)
+
     keyset = ("created_at", "id")
 
     def perform_create(self, serializer):

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from traf3li.api.bounds import MAX_LINE
 from traf3li.firms.models import MAX_RETENTION_DAYS, Firm
 
 
@@ -36,3 +37,4 @@ class FirmSettingsSerializer(serializers.ModelSerializer):
             "created_at",
         ]  # fmt: skip
         read_only_fields = ["id", "slug", "created_at"]
+        extra_kwargs = {"address": {"max_length": MAX_LINE}}
