@@ -29,21 +29,12 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, ROOT, ServerDidNotStart, run_product
+from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, ROOT, database_url, run_product
+from traf3li.core.processes import ServerDidNotStart
 
 ARTIFACTS = ROOT / ".artifacts" / "browser"
 LANGUAGES = ("en", "ar")
 PASSWORD = "pass-word-123"  # conftest.make_user's
-
-
-def _database_url(settings_dict) -> str:
-    """The URL of the database this test session uses (the test database), in settings' own format."""
-    user = quote(settings_dict["USER"] or "postgres", safe="")
-    password = f":{quote(settings_dict['PASSWORD'], safe='')}" if settings_dict["PASSWORD"] else ""
-    host, port, name = settings_dict["HOST"] or "127.0.0.1", settings_dict["PORT"] or "5432", settings_dict["NAME"]
-    if host.startswith("/"):  # a unix socket (the embedded pgserver)
-        return f"postgresql://{user}{password}@/{quote(name)}?host={quote(host, safe='')}"
-    return f"postgresql://{user}{password}@{host}:{port}/{quote(name)}"
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +46,7 @@ def product_server(django_db_setup):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
         with run_product(
-            database_url=_database_url(connection.settings_dict),
+            database_url=database_url(connection.settings_dict),
             redis_url=settings.REDIS_URL,
             base_domain=settings.BASE_DOMAIN,
             log=ARTIFACTS / "gunicorn.log",

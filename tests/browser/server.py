@@ -4,20 +4,16 @@ Used by the browser tests' ``product_server`` fixture (tests/browser/conftest.py
 ``scripts/screenshots.py``; it imports nothing from Django, so a script can use it unconfigured.
 """
 
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
-from traf3li.core.processes import child_env
+from traf3li.core.processes import child_env, gunicorn_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -30,10 +26,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 START_TIMEOUT = 60  # seconds for gunicorn to answer /healthz
-
-
-class ServerDidNotStart(RuntimeError):
-    pass
 
 
 @dataclass
@@ -63,15 +55,25 @@ def product_env(*, database_url: str, redis_url: str, base_domain: str, static_r
     return env
 
 
+def database_url(settings_dict) -> str:
+    """The URL of the database this test session uses (the test database), in settings' own format."""
+    user = quote(settings_dict["USER"] or "postgres", safe="")
+    password = f":{quote(settings_dict['PASSWORD'], safe='')}" if settings_dict["PASSWORD"] else ""
+    host, port, name = settings_dict["HOST"] or "127.0.0.1", settings_dict["PORT"] or "5432", settings_dict["NAME"]
+    if host.startswith("/"):  # a unix socket (the embedded pgserver)
+        return f"postgresql://{user}{password}@/{quote(name)}?host={quote(host, safe='')}"
+    return f"postgresql://{user}{password}@{host}:{port}/{quote(name)}"
+
+
 @contextmanager
 def run_product(*, database_url: str, redis_url: str, base_domain: str, log: Path, timeout: float = START_TIMEOUT):
     """Collect the static files into a temporary STATIC_ROOT, start gunicorn, yield a ``ProductServer``.
 
-    gunicorn runs in its own process group, stopped (SIGTERM, then SIGKILL after 30 s) on exit.
+    gunicorn runs in its own process group, stopped (SIGTERM, then SIGKILL after 30 s) on exit
+    (``traf3li.core.processes.gunicorn_serving``).
     """
     static_root = Path(tempfile.mkdtemp(prefix="traf3li-static-"))
     env = product_env(database_url=database_url, redis_url=redis_url, base_domain=base_domain, static_root=static_root)
-    process = None
     try:
         # The same collectstatic the demo and docker-compose run, with the same (production) storage.
         subprocess.run(
@@ -81,56 +83,7 @@ def run_product(*, database_url: str, redis_url: str, base_domain: str, log: Pat
             check=True,
             timeout=300,
         )
-        # The listening socket is ours, handed to gunicorn (fd://): a free port with no race for it.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(64)
-        port = sock.getsockname()[1]
-        server = ProductServer(port=port, log=log)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("w") as out:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "traf3li.wsgi",
-                    "--bind",
-                    f"fd://{sock.fileno()}",
-                    "--workers",
-                    "2",
-                    "--timeout",
-                    "60",
-                    "--access-logfile",
-                    "-",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                pass_fds=[sock.fileno()],
-                start_new_session=True,  # its own process group: stopped with its workers, never ours
-            )
-        sock.close()
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise ServerDidNotStart(f"gunicorn did not start (exit {process.poll()}):\n{server.log_tail()}")
-            time.sleep(0.2)
-        yield server
+        with gunicorn_serving(env=env, log=log, workers=2, timeout=timeout) as port:
+            yield ProductServer(port=port, log=log)
     finally:
-        if process is not None and process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
         shutil.rmtree(static_root, ignore_errors=True)
