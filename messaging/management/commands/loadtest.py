@@ -45,6 +45,7 @@ class Command(BaseCommand):
         parser.add_argument("--broker-db", type=int, default=13, help="Redis database for the queued tasks.")
         parser.add_argument("--log", default=".artifacts/loadtest/gunicorn.log")
         parser.add_argument("--no-targets", action="store_true", help="Fail only on errors, losses and the audit.")
+        parser.add_argument("--prepare-only", action="store_true", help="Prepare the firm, print its plan (JSON).")
 
     def handle(self, *args, **opts):
         if connection.settings_dict["NAME"] == DEV_DATABASE:
@@ -52,8 +53,10 @@ class Command(BaseCommand):
                 "Refusing to load the development database. Run it with "
                 "DATABASE_URL=postgresql://postgres@127.0.0.1:5432/traf3li_load"
             )
-        self.stdout.write(f"Preparing the firm '{opts['firm']}' …")
         plan = prepare(firm=opts["firm"], clients=opts["load_clients"], entries_per_client=opts["entries_per_client"])
+        if opts["prepare_only"]:
+            self.stdout.write(plan.dumps())
+            return
         sizes = Sizes(
             clients=opts["clients"], seconds=opts["seconds"], requests=opts["requests"],
             ceiling_seconds=opts["ceiling_seconds"], rate=opts["rate"], rate_seconds=opts["rate_seconds"],
