@@ -11,6 +11,8 @@ The webhooks' processing tasks go to a broker database of their own (``--broker-
 afterwards: no worker of the product's takes them.
 """
 
+import os
+import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -64,14 +66,17 @@ class Command(BaseCommand):
         broker = broker_url(opts["broker_db"])
         env = child_env(DEBUG="false", CELERY_BROKER_URL=broker, LOG_LEVEL="WARNING")
         self.stdout.write(f"Serving with {opts['workers']} gunicorn workers; running the phases …")
+        load_before = os.getloadavg()[0]
         try:
             result = run(plan, env=env, sizes=sizes, workers=opts["workers"], log=Path(opts["log"]))
         finally:
             redis.Redis.from_url(broker).flushdb()
         self.stdout.write("")
         self.stdout.write(
-            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {opts['workers']} gunicorn workers, "
-            f"{plan.firm}: {len(plan.clients)} clients × {opts['entries_per_client']} seeded entries"
+            f"`manage.py loadtest {' '.join(sys.argv[2:])}` at {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
+            f"{opts['workers']} gunicorn workers, {os.cpu_count()} cores, load average {load_before:.1f} before "
+            f"and {os.getloadavg()[0]:.1f} after; firm `{plan.firm}` with {len(plan.clients)} clients × "
+            f"{opts['entries_per_client']} seeded entries."
         )
         self.stdout.write("")
         self.stdout.write(result.report())
