@@ -55,10 +55,9 @@ def manage(env: dict, *args: str) -> str:
 
 @pytest.fixture(scope="module")
 def product():
-    """(private PostgreSQL, environment of a product process on it, the harness's plan)."""
+    """(private PostgreSQL, environment of a product process on it, the harness's plan): the harness
+    creates and migrates the database and prepares its firm, as its full run does."""
     with private_postgres() as postgres, private_redis() as redis_url:
-        with psycopg.connect(postgres.url("postgres"), autocommit=True) as admin:
-            admin.execute("CREATE DATABASE traf3li_drill")
         env = child_env(
             DEBUG="false",
             DATABASE_URL=postgres.url("traf3li_drill"),
@@ -66,7 +65,6 @@ def product():
             CELERY_BROKER_URL=redis_url,
             LOG_LEVEL="WARNING",
         )
-        manage(env, "migrate_schemas", "-v", "0")
         plan = manage(env, "loadtest", "--prepare-only", "--firm", FIRM, "--load-clients", "20",
                       "--entries-per-client", "5")  # fmt: skip
         yield postgres, env, Plan.loads(plan.strip().splitlines()[-1])

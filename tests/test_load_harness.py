@@ -9,6 +9,7 @@ requests queued behind it.
 """
 
 import asyncio
+import json
 import time
 from collections import Counter
 from pathlib import Path
@@ -17,9 +18,10 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from messaging import bench, signatures
 from messaging.load.driver import Call, Outcome, closed_loop, open_loop, percentile, rows
 from messaging.load.harness import Sizes, run
-from messaging.load.traffic import CEILING, MIX, THREE_SIXTY, ledger, prepare
+from messaging.load.traffic import CEILING, MIX, THREE_SIXTY, Mix, Plan, ledger, prepare
 from tests.browser.server import database_url
 from traf3li.core.processes import child_env
 
@@ -150,3 +152,15 @@ def test_the_ledger_finds_a_lost_and_a_doubled_write_and_forgives_an_unanswered_
     assert found.unanswered_stored == Counter(entry=1)
     assert not found.sound
     assert ledger(outcomes[:1], {"entry": Counter({"a": 1})}).sound
+
+
+def test_a_webhook_sent_late_in_a_long_run_is_signed_when_it_is_sent(monkeypatch):
+    # Mailgun's timestamp must be within 5 minutes: the full run lasts longer than that.
+    mix = Mix(Plan(firm="f", host="f.localhost", token="t", clients=[1], activity_type=1), 8000, "r1")
+    later = time.time() + 3600
+    monkeypatch.setattr(bench.time, "time", lambda: later)
+    call = mix.delivery(2)  # even: Mailgun
+    block = json.loads(call.body)["signature"]
+    assert call.path == "/hooks/mailgun/"
+    signed = block["timestamp"], block["token"], block["signature"]
+    assert signatures.mailgun_valid(bench.MAILGUN_KEY, *signed, now=later)

@@ -2,13 +2,13 @@
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/traf3li_load .venv/bin/python manage.py loadtest
 
-It prepares a firm ``load`` (once: clients with seeded timelines, an activity type, the bench's
-channel accounts), starts gunicorn (``--workers``, DEBUG off) on a free loopback port serving the
-product plus the trivial JSON view, runs the phases of ``messaging.load.harness`` and prints each
-one's figures per endpoint and the targets, as markdown for docs/benchmarks.md. It exits 1 when a
-target is missed (``--no-targets`` keeps only the correctness ones: errors, stored once, audit).
-The webhooks' processing tasks go to a broker database of their own (``--broker-db``), emptied
-afterwards: no worker of the product's takes them.
+It creates the database when missing, migrates it, prepares a firm ``load`` (once: clients with
+seeded timelines, an activity type, the bench's channel accounts), starts gunicorn (``--workers``,
+DEBUG off) on a free loopback port serving the product plus the trivial JSON view, runs the phases
+of ``messaging.load.harness`` and prints each one's figures per endpoint and the targets, as
+markdown for docs/benchmarks.md. It exits 1 when a target is missed (``--no-targets`` keeps only the
+correctness ones: errors, stored once, audit). The webhooks' processing tasks go to a broker
+database of their own (``--broker-db``), emptied afterwards: no worker of the product's takes them.
 """
 
 import os
@@ -19,11 +19,13 @@ from urllib.parse import urlparse
 
 import redis
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from messaging.load.harness import Sizes, run
 from messaging.load.traffic import prepare
+from timeline.management.commands.bench_timeline import Command as BenchTimeline
 from traf3li.core.processes import child_env
 
 DEV_DATABASE = "traf3li"
@@ -31,6 +33,7 @@ DEV_DATABASE = "traf3li"
 
 class Command(BaseCommand):
     help = "Mixed load over HTTP against gunicorn: per-endpoint throughput, p50, p99, errors; then the checks."
+    ensure_database = BenchTimeline.ensure_database  # creates the database named in DATABASE_URL if missing
 
     def add_arguments(self, parser):
         sizes = Sizes()
@@ -55,6 +58,8 @@ class Command(BaseCommand):
                 "Refusing to load the development database. Run it with "
                 "DATABASE_URL=postgresql://postgres@127.0.0.1:5432/traf3li_load"
             )
+        self.ensure_database()
+        call_command("migrate_schemas", verbosity=0, interactive=False)
         plan = prepare(firm=opts["firm"], clients=opts["load_clients"], entries_per_client=opts["entries_per_client"])
         if opts["prepare_only"]:
             self.stdout.write(plan.dumps())
