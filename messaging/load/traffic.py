@@ -131,6 +131,7 @@ class Mix:
         self.streams = [
             "/api/v1/timeline/?" + urlencode({"kind": kind, "since": since}) for kind in ("call", "email", "note")
         ] + ["/api/v1/timeline/?" + urlencode({"kind": "call,sms", "source": "import"})]
+        self.deadline = (datetime.now(UTC) + timedelta(days=60)).date().isoformat()
         stats = "/api/v1/timeline/stats/?" + urlencode({"since": since})
         self.builders = {
             THREE_SIXTY: self.three_sixty,
@@ -178,7 +179,9 @@ class Mix:
 
     def activity(self, n: int) -> Call:
         marker = f"load {self.run} {n}"
-        body = {"subject": f"client:{self.client(n)}", "type": self.plan.activity_type, "summary": marker}
+        # Two months out: beyond the reminders' horizon, so a run queues no reminder emails for later.
+        body = {"subject": f"client:{self.client(n)}", "type": self.plan.activity_type, "summary": marker,
+                "deadline": self.deadline}  # fmt: skip
         return self.post("activity write", "/api/v1/activities/", body, ("activity", marker))
 
     def delivery(self, n: int) -> Call:
