@@ -29,8 +29,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, ROOT, ServerDidNotStart, run_product
+from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, ROOT, run_product
 from traf3li.core.db import product_database_env
+from traf3li.core.processes import ServerDidNotStart
 
 ARTIFACTS = ROOT / ".artifacts" / "browser"
 LANGUAGES = ("en", "ar")

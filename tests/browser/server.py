@@ -4,20 +4,15 @@ Used by the browser tests' ``product_server`` fixture (tests/browser/conftest.py
 ``scripts/screenshots.py``; it imports nothing from Django, so a script can use it unconfigured.
 """
 
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from traf3li.core.processes import child_env
+from traf3li.core.processes import child_env, gunicorn_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -30,10 +25,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 START_TIMEOUT = 60  # seconds for gunicorn to answer /healthz
-
-
-class ServerDidNotStart(RuntimeError):
-    pass
 
 
 @dataclass
@@ -78,7 +69,8 @@ def run_product(
 ):
     """Collect the static files into a temporary STATIC_ROOT, start gunicorn, yield a ``ProductServer``.
 
-    gunicorn runs in its own process group, stopped (SIGTERM, then SIGKILL after 30 s) on exit.
+    gunicorn runs in its own process group, stopped (SIGTERM, then SIGKILL after 30 s) on exit
+    (``traf3li.core.processes.gunicorn_serving``).
     """
     static_root = Path(tempfile.mkdtemp(prefix="traf3li-static-"))
     env = product_env(
@@ -88,7 +80,6 @@ def run_product(
         static_root=static_root,
         database_owner_url=database_owner_url,
     )
-    process = None
     try:
         # The same collectstatic the demo and docker-compose run, with the same (production) storage.
         subprocess.run(
@@ -98,56 +89,7 @@ def run_product(
             check=True,
             timeout=300,
         )
-        # The listening socket is ours, handed to gunicorn (fd://): a free port with no race for it.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(64)
-        port = sock.getsockname()[1]
-        server = ProductServer(port=port, log=log)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("w") as out:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "traf3li.wsgi",
-                    "--bind",
-                    f"fd://{sock.fileno()}",
-                    "--workers",
-                    "2",
-                    "--timeout",
-                    "60",
-                    "--access-logfile",
-                    "-",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                pass_fds=[sock.fileno()],
-                start_new_session=True,  # its own process group: stopped with its workers, never ours
-            )
-        sock.close()
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise ServerDidNotStart(f"gunicorn did not start (exit {process.poll()}):\n{server.log_tail()}")
-            time.sleep(0.2)
-        yield server
+        with gunicorn_serving(env=env, log=log, workers=2, timeout=timeout) as port:
+            yield ProductServer(port=port, log=log)
     finally:
-        if process is not None and process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
         shutil.rmtree(static_root, ignore_errors=True)

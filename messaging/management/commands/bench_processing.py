@@ -21,7 +21,7 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from messaging import processing, services
-from messaging.management.commands.bench_webhooks import TWILIO_TOKEN
+from messaging.bench import TWILIO_SID, TWILIO_TOKEN
 from messaging.models import ChannelAccount, Message, WebhookDelivery
 from timeline.models import Entry
 from timeline.services import entry_import
@@ -52,9 +52,9 @@ class Command(BaseCommand):
             connection.set_tenant(firm)
             account = ChannelAccount.objects.filter(provider="twilio", is_active=True).first()
             if account is None:
-                account = services.channel_account_create(  # the account bench_webhooks signs for, too
-                    provider="twilio", name="twilio", credentials={"account_sid": "ACbench", "auth_token": TWILIO_TOKEN}
-                )
+                credentials = {"account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN}
+                # the account bench_webhooks signs for, too
+                account = services.channel_account_create(provider="twilio", name="twilio", credentials=credentials)
             processing.deliveries_process()  # what earlier runs left, untimed: only this run's events count
             phones = list(Client.objects.filter(name__startswith="Bench client").values_list("phone", flat=True))
             for n in range(len(phones), CLIENTS):

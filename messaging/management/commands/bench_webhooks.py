@@ -19,7 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
-from urllib.parse import parse_qsl, urlencode, urlparse
+from urllib.parse import urlparse
 
 import psycopg
 import redis
@@ -28,7 +28,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from messaging import services, signatures
+from messaging.bench import bench_accounts_ensure, signed_delivery
 from messaging.models import ChannelAccount, WebhookDelivery
 from traf3li.core.processes import child_env
 from traf3li.firms.services import firm_create
@@ -44,10 +44,6 @@ def _bench_broker() -> str:
     return url._replace(path=f"/{BENCH_DB}").geturl()
 
 
-TWILIO_TOKEN = "bench-twilio-token"
-MAILGUN_KEY = "bench-mailgun-key"
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -58,23 +54,9 @@ def _requests(n: int, host: str, run: str) -> list[bytes]:
     """``n`` distinct signed HTTP/1.1 requests, ready to write."""
     out, stamp = [], str(int(time.time()))
     for i in range(n):
-        if i % 2:
-            path = "/hooks/twilio/sms/"
-            fields = [("MessageSid", f"SM{run}{i:010d}"), ("MessageStatus", "delivered"), ("AccountSid", "ACbench"),
-                      ("From", "+966110000000"), ("To", "+966501234567"), ("ApiVersion", "2010-04-01")]  # fmt: skip
-            body = urlencode(fields).encode()
-            signature = signatures.twilio_signature(TWILIO_TOKEN, f"http://{host}{path}", parse_qsl(body.decode()))
-            headers = f"Content-Type: application/x-www-form-urlencoded\r\nX-Twilio-Signature: {signature}\r\n"
-        else:
-            path = "/hooks/mailgun/"
-            token = f"{run}{i:040d}"
-            sig = signatures.mailgun_signature(MAILGUN_KEY, stamp, token)
-            body = (
-                f'{{"signature": {{"timestamp": "{stamp}", "token": "{token}", "signature": "{sig}"}}, '
-                f'"event-data": {{"event": "delivered", "id": "{run}-{i}", "recipient": "client{i}@example.sa"}}}}'
-            ).encode()
-            headers = "Content-Type: application/json\r\n"
-        head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Content-Length: {len(body)}\r\n\r\n"
+        path, headers, body, _ = signed_delivery(i, host, run, stamp)
+        lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{lines}Content-Length: {len(body)}\r\n\r\n"
         out.append(head.encode() + body)
     return out
 
@@ -126,12 +108,7 @@ class Command(BaseCommand):
         firm = firm_create(slug=FIRM, name="Bench hooks").firm
         with schema_context(firm.schema_name):
             connection.set_tenant(firm)
-            for provider, credentials in (
-                ("twilio", {"account_sid": "ACbench", "auth_token": TWILIO_TOKEN}),
-                ("mailgun", {"signing_key": MAILGUN_KEY}),
-            ):
-                if not ChannelAccount.objects.filter(provider=provider, is_active=True).exists():
-                    services.channel_account_create(provider=provider, name=provider, credentials=credentials)
+            bench_accounts_ensure()
         connection.set_schema_to_public()
         port = _free_port()
         host = f"{FIRM}.{settings.BASE_DOMAIN}:{port}"
