@@ -49,7 +49,9 @@ class TokenAuthentication(authentication.TokenAuthentication):
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed(ERROR_USER_INACTIVE)
         if api_token_touch(token, now) or remember:
-            tokens.put(cache_key, token)
+            remembered = copy.copy(token)
+            remembered.user = copy.copy(token.user)  # not this request's user, which its view may change
+            tokens.put(cache_key, remembered)
         return token.user, token
 
     def authenticate(self, request):

@@ -1,8 +1,8 @@
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.decorators import action
-from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -51,7 +51,7 @@ class TokenView(FirmViewSetMixin, APIView):
     Each login issues a new token (ADR 0036), stored hashed: the response is the only place it is shown.
     """
 
-    permission_classes = [AllowAny]
+    permission_classes = []  # anyone may try to log in (the throttle slows guessing)
     throttle_classes = []
 
     def get_permissions(self):
@@ -75,7 +75,8 @@ class TokenView(FirmViewSetMixin, APIView):
         user = serializer.validated_data["user"]
         throttle.succeeded(request, username)
         issued, issued.token = api_token_issue(user=user, actor=user)
-        return Response(TokenIssuedSerializer(issued).data)
+        # A secret: no cache, proxy or browser history keeps the answer (RFC 6749 5.1 asks the same).
+        return Response(TokenIssuedSerializer(issued).data, headers={"Cache-Control": "no-store"})
 
     @extend_schema(request=None, responses={204: OpenApiResponse(description="The token of this request is revoked.")})
     def delete(self, request, *args, **kwargs):
@@ -107,7 +108,7 @@ class RevokeAllSerializer(serializers.Serializer):
     )
 
 
-class ApiTokenViewSet(mixins.DestroyModelMixin, FirmReadOnlyViewSet):
+class ApiTokenViewSet(FirmViewSetMixin, mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
     """Your API tokens (a firm admin: every user's of the firm). DELETE revokes one; nothing is shown of the secret."""
 
     serializer_class = ApiTokenSerializer

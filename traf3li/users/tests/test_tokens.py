@@ -55,6 +55,7 @@ def test_login_shows_the_token_once_and_keeps_only_its_hash(firm_a, lawyer_a):
     before = timezone.now()
     response = login(firm_a, "lawyer_a")
     assert response.status_code == 200, response.content
+    assert response["Cache-Control"] == "no-store"
     body = response.json()
     token = body["token"]
     assert set(body) == {"token", "id", "prefix", "expires_at"} and len(token) == 43
