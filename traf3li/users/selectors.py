@@ -13,7 +13,7 @@ def api_token_lookup(token: str) -> ApiToken | None:
     Found by its non-secret prefix, then told apart by comparing hashes in constant time.
     """
     digest = api_token_hash(token)
-    candidates = ApiToken.objects.select_related("user").filter(prefix=token[: ApiToken.PREFIX_LENGTH])
+    candidates = ApiToken.objects.select_related("user").filter(prefix=token[: ApiToken.PREFIX_LENGTH]).order_by()
     for candidate in candidates:
         if hmac.compare_digest(candidate.token_hash, digest):
             return candidate
