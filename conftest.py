@@ -150,16 +150,21 @@ def browser_for(firm, user, **headers):
     return browser
 
 
+def token_for(firm, user) -> str:
+    """A new API token of ``user`` (in ``firm``), as POST /api/v1/auth/token/ would issue it."""
+    from traf3li.users.services import api_token_issue
+
+    with schema_context(firm.schema_name):
+        return api_token_issue(user=user)[1]
+
+
 def api_client_for(firm, user=None):
-    """An APIClient on the firm's host, authenticated by the user's token when one is given."""
-    from rest_framework.authtoken.models import Token
+    """An APIClient on the firm's host, authenticated by a new token of the user when one is given."""
     from rest_framework.test import APIClient
 
     client = APIClient(HTTP_HOST=f"{firm.schema_name}.localhost")
     if user is not None:
-        with schema_context(firm.schema_name):
-            token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(firm, user)}")
     return client
 
 

@@ -26,6 +26,7 @@ from timeline.models import Entry
 from timeline.services import entry_record
 from traf3li.crm import services as crm
 from traf3li.crm.models import Case, Client, Contact, Lead, Organization
+from traf3li.users.services import api_token_issue
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +59,8 @@ RIGHTS = {
     ("events", "event"): {"admin": VACD, "lawyer": VACD, "staff": "va"},
     # each user's feed, revoked by an admin (a change); reminders as sent
     ("events", "feedtoken"): {"admin": VC, "lawyer": NONE, "staff": NONE},
+    # API tokens likewise: listed without their secret and revoked by an admin (ADR 0036)
+    ("users", "apitoken"): {"admin": VC, "lawyer": NONE, "staff": NONE},
     ("events", "eventreminder"): {"admin": V, "lawyer": NONE, "staff": NONE},
 }
 
@@ -135,6 +138,7 @@ def samples(firm_a, people):
             ("billing", "billingsettings"): billing.billing_settings(),
             ("events", "event"): hearing,
             ("events", "feedtoken"): events.feed_token_issue(user=people["lawyer"])[0],
+            ("users", "apitoken"): api_token_issue(user=people["lawyer"])[0],
             ("events", "eventreminder"): EventReminder.objects.create(
                 event=hearing,
                 occurrence_start=hearing.start_at,

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from conftest import api_client_for, make_user
+from conftest import api_client_for, make_user, token_for
 from traf3li.crm.models import Client
 
 pytestmark = pytest.mark.django_db
@@ -13,11 +13,8 @@ CRM_ENDPOINTS = ["clients", "contacts", "leads", "cases", "organizations"]
 
 
 @pytest.mark.parametrize("resource", CRM_ENDPOINTS + ["users", "me"])
-def test_firm_a_token_on_firm_b_host_is_401(firm_b, admin_a, resource):
-    from rest_framework.authtoken.models import Token
-
-    with schema_context("alpha"):
-        key = Token.objects.create(user=admin_a).key
+def test_firm_a_token_on_firm_b_host_is_401(firm_a, firm_b, admin_a, resource):
+    key = token_for(firm_a, admin_a)
     client = api_client_for(firm_b)
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get(f"/api/v1/{resource}/").status_code == 401
@@ -125,15 +122,13 @@ def test_firm_data_stays_in_its_schema(api_a):
         assert not Client.objects.filter(name="Where am I").exists()
 
 
-def test_every_operation_refuses_firm_a_token_on_firm_b_host(firm_b, admin_a):
+def test_every_operation_refuses_firm_a_token_on_firm_b_host(firm_a, firm_b, admin_a):
     """Walks the OpenAPI schema, so endpoints added later are covered without touching this test."""
     import re
 
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
-    with schema_context("alpha"):
-        key = Token.objects.create(user=admin_a).key
+    key = token_for(firm_a, admin_a)
     spec = APIClient(HTTP_HOST="localhost").get("/api/schema/?format=json").json()
     client = api_client_for(firm_b)
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")

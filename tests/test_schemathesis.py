@@ -64,11 +64,10 @@ def _drop_probe_firm():
 @pytest.fixture(scope="module")
 def probe(django_db_setup, django_db_blocker):
     """gunicorn on the test database, a firm of its own and its admin's token; all gone afterwards."""
-    from rest_framework.authtoken.models import Token
-
     from traf3li.firms.models import Firm
     from traf3li.firms.services import firm_create
     from traf3li.users.models import User
+    from traf3li.users.services import api_token_issue
 
     assert connection.settings_dict["NAME"] == settings.DATABASES["default"]["TEST"]["NAME"], "not the test database"
     with django_db_blocker.unblock():
@@ -79,7 +78,7 @@ def probe(django_db_setup, django_db_blocker):
         firm = Firm.objects.get(schema_name=PROBE_FIRM)
         with schema_context(PROBE_FIRM):
             connection.set_tenant(firm)
-            token = Token.objects.create(user=User.objects.get(username="probe_admin")).key
+            token = api_token_issue(user=User.objects.get(username="probe_admin"))[1]
             for name in SEEDERS:
                 importlib.import_module(name).seed(firm, random.Random(f"probe-{name}"))
             _seed_probe_findings(User.objects.get(username="probe_admin"))

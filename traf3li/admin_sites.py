@@ -38,6 +38,20 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class RevocableTokenAdmin(admin.ModelAdmin):
+    """Tokens issued to their owners, of which only a hash is kept: listed and revoked here, never added or deleted."""
+
+    @admin.display(boolean=True, description=_("active"))
+    def active(self, obj):
+        return obj.is_active
+
+    def has_add_permission(self, request):
+        return False  # each owner is issued theirs where the token is shown, once
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoked tokens stay, for the audit
+
+
 class ThrottledLoginMixin:
     """The login page answers 429 while its username or client is blocked (``traf3li.core.throttle``)."""
 

@@ -131,7 +131,6 @@ TENANT_APPS = [
     "traf3li.users",
     "django.contrib.sessions",
     "django.contrib.admin",
-    "rest_framework.authtoken",
     "traf3li.crm",
     "audit",
     "timeline",
@@ -159,6 +158,10 @@ TENANT_CACHE_CHECK_SECONDS = 1.0
 TENANT_CACHE_MAX_AGE_SECONDS = float(os.environ.get("TENANT_CACHE_MAX_AGE_SECONDS", "30"))
 # API token -> user, remembered the same way (traf3li.api.authentication); 0 turns it off.
 TOKEN_CACHE_MAX_AGE_SECONDS = float(os.environ.get("TOKEN_CACHE_MAX_AGE_SECONDS", "30"))
+# API tokens (ADR 0036): stored hashed, each works this many days after POST /api/v1/auth/token/
+# issued it (then log in again), and its "last used" is written at most this often.
+API_TOKEN_EXPIRY_DAYS = float(os.environ.get("API_TOKEN_EXPIRY_DAYS", "30"))
+API_TOKEN_LAST_USED_EVERY_SECONDS = float(os.environ.get("API_TOKEN_LAST_USED_EVERY_SECONDS", "300"))
 
 MIDDLEWARE = [
     # /healthz answers on any host (a load balancer checks the IP) and before anything that queries

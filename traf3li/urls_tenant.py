@@ -7,10 +7,11 @@ from rest_framework.routers import SimpleRouter
 from traf3li.admin_sites import firm_admin
 from traf3li.api.views import ApiRootView
 from traf3li.core.health import healthz
-from traf3li.users.api.views import MeView, TokenView, UserViewSet
+from traf3li.users.api.views import ApiTokenViewSet, MeView, TokenView, UserViewSet
 
 users_router = SimpleRouter()
 users_router.register("users", UserViewSet, basename="user")
+users_router.register("auth/tokens", ApiTokenViewSet, basename="api-token")
 
 api_v1 = [
     # First: the routers' own roots (DefaultRouter) list only their routes; this one lists every endpoint.

@@ -5,12 +5,11 @@ from datetime import timedelta
 import pytest
 from django.test import Client as BrowserClient
 from django_tenants.utils import schema_context
-from rest_framework.authtoken.models import Token
 
 from audit.api.views import ERROR_NO_STATE
 from audit.filtersets import ERROR_ACTOR
 from audit.models import AuditEvent
-from conftest import api_client_for, make_user
+from conftest import api_client_for, make_user, token_for
 from traf3li.api.permissions import ERROR_ADMIN_ONLY
 from traf3li.core.context import command_context
 from traf3li.crm import services as crm_services
@@ -27,11 +26,6 @@ def a_case(api, title="Case", **extra) -> int:
     response = api.post("/api/v1/cases/", {"title": title, "client": a_client(api), **extra}, format="json")
     assert response.status_code == 201, response.content
     return response.data["id"]
-
-
-def token_of(firm, user) -> str:
-    with schema_context(firm.schema_name):
-        return Token.objects.get_or_create(user=user)[0].key
 
 
 def event(event_id: int) -> AuditEvent:
@@ -229,7 +223,7 @@ def test_firm_b_sees_none_of_firm_as_audit(api_a, api_b, firm_a, firm_b, admin_a
     assert state.status_code == 404
     # and firm A's token on firm B's host is nobody
     stranger = api_client_for(firm_b)
-    stranger.credentials(HTTP_AUTHORIZATION=f"Token {token_of(firm_a, admin_a)}")
+    stranger.credentials(HTTP_AUTHORIZATION=f"Token {token_for(firm_a, admin_a)}")
     for path in ["/api/v1/audit/", f"/api/v1/cases/{case_id}/history/", "/api/v1/audit/verify/", "/api/v1/firm/"]:
         assert stranger.get(path).status_code == 401
     assert stranger.patch("/api/v1/firm/", {"name": "Hijacked"}, format="json").status_code == 401

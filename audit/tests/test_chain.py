@@ -20,7 +20,7 @@ from audit.selectors import (
 )
 from audit.services import REDACTED, audit_erase, audit_purge, current_clock
 from audit.tests.tail import Tail
-from conftest import api_client_for, make_user
+from conftest import api_client_for, make_user, token_for
 from traf3li.core.subjects import SubjectRef
 from traf3li.crm import services as crm_services
 from traf3li.crm.models import Case, Client, Contact, Organization
@@ -352,12 +352,10 @@ def test_concurrent_writers_leave_one_linear_chain(scratch_firm):
     assert chain_verify().ok
 
 
-def test_firm_b_cannot_verify_or_read_firm_as_chain(api_a, api_b, firm_b, admin_a):
-    from rest_framework.authtoken.models import Token
-
+def test_firm_b_cannot_verify_or_read_firm_as_chain(api_a, api_b, firm_a, firm_b, admin_a):
     with schema_context("alpha"):
         organizations("Alpha secret")
-        key = Token.objects.get(user=admin_a).key
+    key = token_for(firm_a, admin_a)
     assert "Alpha secret" not in str(api_b.get("/api/v1/audit/").json())
     stranger = api_client_for(firm_b)
     stranger.credentials(HTTP_AUTHORIZATION=f"Token {key}")

@@ -5,11 +5,10 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django_tenants.utils import schema_context
-from rest_framework.authtoken.models import Token
 
 from billing.models import Invoice
 from billing.zatca import qr_decode
-from conftest import api_client_for
+from conftest import api_client_for, token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -269,9 +268,8 @@ def test_another_firms_invoice_is_404_on_every_endpoint(api_a, api_b, make):
 @pytest.mark.parametrize(
     "path", ["", "1/", "1/zatca/", "1/timeline/", "stats/", "zatca-verify/", "1/submit/", "1/payments/"]
 )
-def test_another_firms_token_is_401(firm_b, admin_a, path):
-    with schema_context("alpha"):
-        key = Token.objects.get_or_create(user=admin_a)[0].key
+def test_another_firms_token_is_401(firm_a, firm_b, admin_a, path):
+    key = token_for(firm_a, admin_a)
     client = api_client_for(firm_b)
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     method = client.post if path.endswith(("submit/", "payments/")) else client.get

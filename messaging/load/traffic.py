@@ -62,7 +62,6 @@ def prepare(*, firm: str, clients: int, entries_per_client: int) -> Plan:
     """The firm ready for load, in the database Django is connected to (created once, then reused)."""
     from django.db import connection
     from django_tenants.utils import schema_context
-    from rest_framework.authtoken.models import Token
 
     from timeline.activities.models import ActivityType
     from timeline.activities.services import activity_type_create
@@ -71,12 +70,13 @@ def prepare(*, firm: str, clients: int, entries_per_client: int) -> Plan:
     from traf3li.crm.services import record_create
     from traf3li.firms.services import firm_create, firm_domain
     from traf3li.users.models import User
+    from traf3li.users.services import api_token_issue
 
     created = firm_create(slug=firm, name="Load Law", admin_username=ADMIN, admin_password=ADMIN_PASSWORD).firm
     with schema_context(created.schema_name):
         connection.set_tenant(created)
         admin = User.objects.get(username=ADMIN)
-        token, _ = Token.objects.get_or_create(user=admin)
+        _, token = api_token_issue(user=admin)  # a new one each run: the plaintext is shown only once
         names = [CLIENT_NAME.format(i) for i in range(clients)]
         existing = dict(Client.objects.filter(name__in=names).values_list("name", "id"))
         for name in names:
@@ -88,7 +88,7 @@ def prepare(*, firm: str, clients: int, entries_per_client: int) -> Plan:
         kind = kind or activity_type_create(instance=ActivityType(name=ACTIVITY_TYPE, delay_count=3))
         bench_accounts_ensure()
     connection.set_schema_to_public()
-    return Plan(firm=firm, host=firm_domain(firm), token=token.key, clients=ids, activity_type=kind.id)
+    return Plan(firm=firm, host=firm_domain(firm), token=token, clients=ids, activity_type=kind.id)
 
 
 def _seed(clients: dict, per_client: int, admin):

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from audit.models import AuditEvent
-from conftest import PROVIDER_FIXTURES, api_client_for
+from conftest import PROVIDER_FIXTURES, api_client_for, token_for
 from messaging import outbound, processing, services
 from messaging.models import Message, WebhookDelivery
 from messaging.tests.fake_providers import Answer, FakeProviders, graph_error
@@ -387,7 +387,7 @@ def test_sending_is_per_firm_by_host_and_by_token(firm_a, firm_b, admin_a, admin
     mine = api_client_for(firm_a, admin_a).post("/api/v1/whatsapp/messages/", {"to": PHONE, "body": "x"}).json()
     # firm B's token on firm A's host, and firm B's own host, never reach firm A's message
     b_token_on_a = api_client_for(firm_a)
-    b_token_on_a.credentials(HTTP_AUTHORIZATION=f"Token {_token(firm_b, admin_b)}")
+    b_token_on_a.credentials(HTTP_AUTHORIZATION=f"Token {token_for(firm_b, admin_b)}")
     assert b_token_on_a.post("/api/v1/whatsapp/messages/", {"to": PHONE, "body": "x"}).status_code == 401
     on_b = api_client_for(firm_b, admin_b)
     assert on_b.post(f"/api/v1/whatsapp/messages/{mine['id']}/resend/").status_code == 404
@@ -396,10 +396,3 @@ def test_sending_is_per_firm_by_host_and_by_token(firm_a, firm_b, admin_a, admin
     assert refused.status_code == 400
     with schema_context(firm_b.schema_name):
         assert not Message.objects.exists()
-
-
-def _token(firm, user) -> str:
-    from rest_framework.authtoken.models import Token
-
-    with schema_context(firm.schema_name):
-        return Token.objects.get_or_create(user=user)[0].key

@@ -15,7 +15,7 @@ NO_PERSONAL_DATA = {
     "auth.Permission": "permission names",
     "auth.Group": "role names",
     "sessions.Session": "the firm's users' logins (no client data); they expire",
-    "authtoken.Token": "API keys of the firm's users",
+    "users.ApiToken": "hashes and first characters of the firm's users' API tokens",
     "audit.AuditChainHead": "hashes",
     "audit.AuditChainAnchor": "hashes",
     "audit.AuditVerifyCheckpoint": "the last verified event's seq and hash",

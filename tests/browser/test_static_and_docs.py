@@ -3,9 +3,8 @@
 import uuid
 
 import pytest
-from rest_framework.authtoken.models import Token
 
-from conftest import make_user
+from conftest import make_user, token_for
 from tests.browser.conftest import LANGUAGES
 
 pytestmark = pytest.mark.browser
@@ -76,7 +75,7 @@ def test_api_docs_render_swagger_ui_from_the_sidecar(platform_url, open_page, la
 def test_try_it_out_from_the_platform_docs_reaches_a_firm(scratch_firm, product_server, platform_url, open_page):
     # given a user's token in the scratch firm
     user = make_user(scratch_firm, f"tryit_{uuid.uuid4().hex[:6]}", role="lawyer")
-    token, _ = Token.objects.get_or_create(user=user)
+    token = token_for(scratch_firm, user)
     firm_api = product_server.url(f"{scratch_firm.schema_name}.localhost") + "/api/v1/me/"
     # when the docs page (the platform's origin) calls the firm's API, as "Try it out" does
     page = open_page()
@@ -86,7 +85,7 @@ def test_try_it_out_from_the_platform_docs_reaches_a_firm(scratch_firm, product_
             const r = await fetch(url, {headers: {Authorization: `Token ${token}`}});
             return {status: r.status, body: await r.json()};
         }""",
-        [firm_api, token.key],
+        [firm_api, token],
     )
     # then the browser allows it (CORS) and the firm answers as that user
     assert answer["status"] == 200, answer

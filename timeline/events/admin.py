@@ -18,7 +18,7 @@ from timeline.events.choices import COURT_TYPES, EventStatus
 from timeline.events.models import ActionItem, AgendaItem, Attendee, Event, EventReminder, FeedToken
 from timeline.events.recurrence import instant
 from timeline.rollups import firm_tz
-from traf3li.admin_sites import ReadOnlyAdmin, firm_admin
+from traf3li.admin_sites import ReadOnlyAdmin, RevocableTokenAdmin, firm_admin
 from traf3li.api.exceptions import TransitionError
 
 # The wall-time columns stand for the services' start and end; the invoice link is the API's (billing's ids).
@@ -307,7 +307,7 @@ def _last_day(occurrence, tz) -> date:
 
 
 @admin.register(FeedToken, site=firm_admin)
-class FeedTokenAdmin(admin.ModelAdmin):
+class FeedTokenAdmin(RevocableTokenAdmin):
     """Each user's feed (its URL was shown once, to its owner: only the token's hash is kept) and the revoke action."""
 
     list_display = ["user", "created_at", "revoked_at", "active"]
@@ -315,17 +315,7 @@ class FeedTokenAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     readonly_fields = ["user", "created_at", "revoked_at"]
     fields = readonly_fields
-    actions = ["revoke_selected"]
-
-    @admin.display(boolean=True, description=_("active"))
-    def active(self, obj):
-        return obj.is_active
-
-    def has_add_permission(self, request):
-        return False  # each user issues their own, at POST /api/v1/me/calendar-feed/
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # revoked tokens stay, for the audit
+    actions = ["revoke_selected"]  # each user issues their own, at POST /api/v1/me/calendar-feed/
 
     @admin.action(description=_("Revoke the selected feeds"), permissions=["change"])
     def revoke_selected(self, request, queryset):

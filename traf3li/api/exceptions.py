@@ -71,7 +71,7 @@ def exception_handler(exc, context):
     elif isinstance(exc, TransitionError):
         exc = Conflict(str(exc))
     elif isinstance(exc, RecursionError) and _raised_by_json_decoder(exc):
-        # A view that names its own parsers (DRF's ObtainAuthToken does) skips the nesting limit of
+        # A view that names its own parsers (DRF's ObtainAuthToken did) skips the nesting limit of
         # ``traf3li.api.parsers``: its decoder's RecursionError is the same bad body, not a bug.
         exc = ParseError(ERROR_DEPTH)
     elif isinstance(exc, RequestDataTooBig):

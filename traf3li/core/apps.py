@@ -26,13 +26,13 @@ class CoreConfig(AppConfig):
         from django.contrib.auth import get_user_model
         from django.db.models.signals import post_delete, post_save
         from django_tenants.utils import get_tenant_domain_model, get_tenant_model
-        from rest_framework.authtoken.models import Token
 
         from traf3li.api.authentication import tokens
         from traf3li.core.tenant_cache import tenant_cache_forget
+        from traf3li.users.models import ApiToken
 
         # A token or a user saved or deleted (revoked, deactivated, a new role): tokens are looked up again.
-        for model in (Token, get_user_model()):
+        for model in (ApiToken, get_user_model()):
             post_save.connect(tokens.forget, sender=model, dispatch_uid=f"token-cache-{model._meta.label}")
             post_delete.connect(tokens.forget, sender=model, dispatch_uid=f"token-cache-del-{model._meta.label}")
 

@@ -1,15 +1,16 @@
+from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, SetUnusablePasswordMixin
 from django.db import transaction
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop, ngettext_lazy
+from django.utils.translation import gettext_noop, ngettext, ngettext_lazy
 
 from audit.services import audit_record
-from traf3li.admin_sites import firm_admin, platform_admin
+from traf3li.admin_sites import RevocableTokenAdmin, firm_admin, platform_admin
 from traf3li.core.writes import form_changes
-from traf3li.users.models import User
-from traf3li.users.services import user_create, user_update
+from traf3li.users.models import ApiToken, User
+from traf3li.users.services import api_token_revoke, user_create, user_update
 
 # Django's own strings on the user pages that its Arabic catalogue lacks (new in 5.1) or leaves in English
 # ("salt", "hash"). Listed here so that makemessages copies them into locale/ar, which Django reads
@@ -114,5 +115,25 @@ class UserAdmin(BaseUserAdmin):
             self.save_formset(request, form, formset, change=change)
 
 
+class ApiTokenAdmin(RevocableTokenAdmin):
+    """The firm's API tokens, for its admins: who, when, until when, last used; never the token nor its hash."""
+
+    list_display = ["prefix", "user", "created_at", "expires_at", "last_used_at", "revoked_at", "active"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "expires_at"]
+    list_select_related = ["user"]
+    search_fields = ["prefix", "user__username"]
+    readonly_fields = ["prefix", "user", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    fields = readonly_fields
+    actions = ["revoke_selected"]  # issued by logging in, at POST /api/v1/auth/token/
+
+    @admin.action(description=_("Revoke the selected tokens"), permissions=["change"])
+    def revoke_selected(self, request, queryset):
+        revoked = sum(api_token_revoke(token=token, actor=request.user) for token in queryset.order_by("pk"))
+        self.message_user(
+            request, ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", revoked) % {"count": revoked}
+        )
+
+
 firm_admin.register(User, UserAdmin)
+firm_admin.register(ApiToken, ApiTokenAdmin)
 platform_admin.register(User, BaseUserAdmin)

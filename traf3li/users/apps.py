@@ -26,3 +26,13 @@ class UsersConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(_sync_roles_after_migrate, sender=self, dispatch_uid="users.sync_roles_after_migrate")
+
+        from audit.choices import action_register
+        from audit.services import snapshot_omit_register
+        from traf3li.core.subjects import subject_register
+
+        # API tokens (ADR 0036): issuing and revoking one is audited, without its hash.
+        subject_register("api_token", "users.ApiToken", public=False)
+        snapshot_omit_register("users.ApiToken", ["token_hash"])
+        action_register("issue_api_token", _("An API token was issued"))
+        action_register("revoke_api_token", _("An API token was revoked"))

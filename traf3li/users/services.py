@@ -1,11 +1,16 @@
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from audit.services import audit_record, snapshot
 from traf3li.core.writes import apply_changes, copy_saved
 from traf3li.users import roles
-from traf3li.users.models import User
+from traf3li.users.models import ApiToken, User, api_token_hash
 
 
 def _role_group_apply(user: User) -> None:
@@ -89,3 +94,84 @@ def user_roles_sync() -> int:
             _role_group_apply(locked)
         fixed += 1
     return fixed
+
+
+# --- API tokens (ADR 0036) ------------------------------------------------------------------------
+
+
+def api_token_expiry(now):
+    return now + timedelta(days=settings.API_TOKEN_EXPIRY_DAYS)
+
+
+@transaction.atomic
+def api_token_issue(*, user: User, actor=None, token: str | None = None) -> tuple[ApiToken, str]:
+    """A new API token for ``user``; returns its row and the token itself, which is stored nowhere.
+
+    ``token`` is for the demo's documented, fixed token only: issued again, the same token is
+    renewed (a new expiry, not revoked) instead of added twice. Everyone else gets 256 random bits.
+    """
+    now = timezone.now()
+    token = token or secrets.token_urlsafe(32)
+    digest = api_token_hash(token)
+    existing = ApiToken.objects.select_for_update().filter(token_hash=digest, user=user).first()
+    if existing is not None:
+        before = snapshot(existing)
+        existing.expires_at, existing.revoked_at = api_token_expiry(now), None
+        existing.save(update_fields=["expires_at", "revoked_at"])
+        audit_record(
+            action="issue_api_token", instance=existing, before=before, after=snapshot(existing), actor=actor or user
+        )
+        return existing, token
+    # Issuing counts as the first use: the token's first requests then write nothing (ADR 0036).
+    issued = ApiToken.objects.create(
+        user=user,
+        prefix=token[: ApiToken.PREFIX_LENGTH],
+        token_hash=digest,
+        expires_at=api_token_expiry(now),
+        last_used_at=now,
+    )
+    audit_record(action="issue_api_token", instance=issued, after=snapshot(issued), actor=actor or user)
+    return issued, token
+
+
+def _revoke_locked(tokens, *, actor, now) -> int:
+    revoked = 0
+    for token in tokens:
+        if token.revoked_at is not None:
+            continue
+        before = snapshot(token)
+        token.revoked_at = now
+        token.save(update_fields=["revoked_at"])  # post_save: every process forgets its tokens (ADR 0034)
+        audit_record(action="revoke_api_token", instance=token, before=before, after=snapshot(token), actor=actor)
+        revoked += 1
+    return revoked
+
+
+@transaction.atomic
+def api_token_revoke(*, token: ApiToken, actor=None) -> bool:
+    """Stop one token from working, in every process at once; False when it was revoked already."""
+    locked = ApiToken.objects.select_for_update().get(pk=token.pk)
+    revoked = _revoke_locked([locked], actor=actor, now=timezone.now())
+    token.revoked_at = locked.revoked_at
+    return bool(revoked)
+
+
+@transaction.atomic
+def api_token_revoke_all(*, user: User, actor=None) -> int:
+    """Log ``user`` out of the API everywhere: revoke every token of theirs still working; returns how many."""
+    now = timezone.now()
+    working = ApiToken.objects.select_for_update().filter(user=user, revoked_at__isnull=True, expires_at__gt=now)
+    return _revoke_locked(working.order_by("id"), actor=actor, now=now)
+
+
+def api_token_touch(token: ApiToken, now) -> bool:
+    """Note that ``token`` was used, unless that was noted less than the setting's seconds ago.
+
+    An UPDATE without signals: the token caches stay (``token`` itself gets the new time).
+    """
+    every = timedelta(seconds=settings.API_TOKEN_LAST_USED_EVERY_SECONDS)
+    if token.last_used_at is not None and now - token.last_used_at < every:
+        return False
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    token.last_used_at = now
+    return True

@@ -2,9 +2,8 @@
 
 import pytest
 from django_tenants.utils import schema_context
-from rest_framework.authtoken.models import Token
 
-from conftest import api_client_for
+from conftest import api_client_for, token_for
 from timeline.events.models import Event
 
 pytestmark = pytest.mark.django_db
@@ -58,8 +57,7 @@ def test_another_firms_lists_calendar_conflicts_and_feed_show_nothing_of_this_fi
 
 
 def test_this_firms_token_on_another_firms_host_is_401(firm_a, firm_b, admin_a, event_a):
-    with schema_context(firm_a.schema_name):
-        key = Token.objects.get_or_create(user=admin_a)[0].key
+    key = token_for(firm_a, admin_a)
     client = api_client_for(firm_b)
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     calls = [

@@ -16,7 +16,6 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test import Client as TestClient
 from django_tenants.utils import schema_context
-from rest_framework.authtoken.models import Token
 
 from timeline.bench import (
     SEARCH_COMMON,
@@ -40,6 +39,7 @@ from traf3li.crm.models import Client, Contact
 from traf3li.firms.models import Domain, Firm
 from traf3li.firms.services import firm_create
 from traf3li.users.models import User
+from traf3li.users.services import api_token_issue
 
 DEV_DATABASE = "traf3li"
 BENCH_ADMIN = "bench_admin"
@@ -208,7 +208,7 @@ class Command(BaseCommand):
         firm = Firm.objects.get(schema_name=opts["firm"])
         with schema_context(firm.schema_name):
             connection.set_tenant(firm)
-            token, _ = Token.objects.get_or_create(user=User.objects.get(username=BENCH_ADMIN))
+            _, token = api_token_issue(user=User.objects.get(username=BENCH_ADMIN))
             heavy = Client.objects.get(name="Heavy client 0")
             links = heavy_client_links(heavy.id)
             deep_page = min(1000, links // 50)
@@ -228,7 +228,7 @@ class Command(BaseCommand):
             Scenario("stats, last 30 days", "/api/v1/timeline/stats/?" + urlencode({"since": month})),
             Scenario("stats, last 3 years", "/api/v1/timeline/stats/?" + urlencode({"since": years})),
         ]
-        client = TestClient(HTTP_HOST=f"{firm.schema_name}.localhost", HTTP_AUTHORIZATION=f"Token {token.key}")
+        client = TestClient(HTTP_HOST=f"{firm.schema_name}.localhost", HTTP_AUTHORIZATION=f"Token {token}")
         bare = bare_connection(firm.schema_name)
         results = [measure(client, bare, s, runs=opts["runs"], warmup=10).row() for s in scenarios]
         self.stdout.write(

@@ -113,7 +113,7 @@ def test_token_endpoint(firm_a):
     make_user(firm_a, "tok", role="lawyer")
     client = api_client_for(firm_a)
     response = client.post("/api/v1/auth/token/", {"username": "tok", "password": "pass-word-123"}, format="json")
-    assert response.status_code == 200 and len(response.data["token"]) == 40
+    assert response.status_code == 200 and len(response.data["token"]) == 43  # 256 random bits, URL-safe
     client.credentials(HTTP_AUTHORIZATION=f"Token {response.data['token']}")
     assert client.get("/api/v1/me/").data["role"] == "lawyer"
 

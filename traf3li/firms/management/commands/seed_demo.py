@@ -3,7 +3,6 @@ import importlib
 from django.core.management.base import BaseCommand
 from django.db import connection
 from django_tenants.utils import schema_context
-from rest_framework.authtoken.models import Token
 
 from traf3li.core.context import command_context
 from traf3li.firms.services import firm_create, firm_update
@@ -38,7 +37,7 @@ class Command(BaseCommand):
         import random
 
         from traf3li.users.models import User
-        from traf3li.users.services import user_create
+        from traf3li.users.services import api_token_issue, user_create
 
         with command_context("seed_demo"):
             for slug, (name, tz, language) in DEMO_FIRMS.items():
@@ -64,9 +63,8 @@ class Command(BaseCommand):
                         except ModuleNotFoundError:
                             continue
                         module.seed(firm, random.Random(f"{slug}-{module_name}"))
-                    # A documented, fixed token for the demo admin so the README's curl works as written.
-                    token, _ = Token.objects.get_or_create(
-                        user=User.objects.get(username="admin"), defaults={"key": demo_token(slug)}
-                    )
-                    self.stdout.write(f"Firm {slug} ready; admin token: {token.key}")
+                    # A documented, fixed token for the demo admin so the README's curl works as written;
+                    # each run renews it (it expires like any token, ADR 0036).
+                    _, token = api_token_issue(user=User.objects.get(username="admin"), token=demo_token(slug))
+                    self.stdout.write(f"Firm {slug} ready; admin token: {token}")
                 connection.set_schema_to_public()
