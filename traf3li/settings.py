@@ -309,6 +309,9 @@ SPECTACULAR_SETTINGS = {
     # ReDoc (/api/redoc/) uses templates/drf_spectacular/redoc.html: system fonts, and no logo
     # fetched from the internet.
     "SWAGGER_UI_DIST": "SIDECAR",
+    # Tags start collapsed: past about 127 operations, Swagger UI (5.x) shows only the first tag
+    # when it is asked to expand them all, and says nothing.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "docExpansion": "none"},
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # servers: http://{firm}.<BASE_DOMAIN>:<port>, so "Try it out" reaches a firm's API.
