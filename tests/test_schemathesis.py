@@ -36,8 +36,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.browser.server import ROOT, ServerDidNotStart, run_product
+from tests.browser.server import ROOT, run_product
 from traf3li.core.db import product_database_env
+from traf3li.core.processes import ServerDidNotStart
 
 pytestmark = pytest.mark.slow
 
