@@ -192,12 +192,23 @@ def test_partitions_ensure_moves_strays_out_of_default(in_firm_a, admin_a):
     far = timezone.now() + timedelta(days=400)  # beyond the months made ahead: lands in DEFAULT
     stray = EmailEvent.objects.create(provider="sendgrid", idempotency_key="s:open", message=email, event="open",
                                       occurred_at=far)  # fmt: skip
+    account = ChannelAccount.objects.create(provider="twilio", name="Stray", from_number="+966110000001")
+    stray_delivery = WebhookDelivery.objects.create(
+        account=account, provider="twilio", endpoint="twilio_sms", body=b"x", body_digest="0" * 64,
+        dedup_key="stray", received_at=far,
+    )  # fmt: skip
     created = retention.partitions_ensure(in_firm_a.schema_name, now=far, months_ahead=0)
-    name = retention._partition_name(retention._month_start(far))
-    assert created == [name]
+    month = retention._month_start(far)
+    name, deliveries = retention._partition_name(month), retention.DELIVERIES_BY_MONTH.partition(month)
+    assert created == [name, deliveries]
     with connection.cursor() as cursor:
         cursor.execute(f'SELECT id FROM "{name}"')
         assert [row[0] for row in cursor.fetchall()] == [stray.pk]
+        cursor.execute(f'SELECT id FROM "{deliveries}"')
+        assert [row[0] for row in cursor.fetchall()] == [stray_delivery.pk]
+        # a new month of the deliveries' queue keeps its autovacuum settings (migration 0007)
+        cursor.execute("SELECT reloptions FROM pg_class WHERE oid = %s::regclass", [deliveries])
+        assert "autovacuum_vacuum_scale_factor=0.01" in cursor.fetchone()[0]
     assert retention.partitions_ensure(in_firm_a.schema_name, now=far, months_ahead=0) == []
 
 
