@@ -326,7 +326,9 @@ def _drop_months(
             removed, oldest, newest, digest, kept_count = cursor.fetchone()
             if not dry_run:
                 if removing is not None:
+                    removed_at = time.perf_counter()
                     removing(cursor, table, gone, kept_params)
+                    purge.timings[f"{name} related rows deleted"] = time.perf_counter() - removed_at
                 keep = f'"retention_keep_{name}"'
                 cursor.execute(
                     f"CREATE TEMP TABLE {keep} ON COMMIT DROP AS SELECT * FROM {table} WHERE {kept_sql}", kept_params
