@@ -5,6 +5,7 @@ month's partition."""
 from datetime import timedelta
 from types import SimpleNamespace
 
+import psycopg
 import pytest
 from django.db import connection
 from django.utils import timezone
@@ -86,6 +87,22 @@ def test_the_worker_processes_owed_deliveries_of_every_month(account, monkeypatc
     assert processing.deliveries_process() == 2
     assert sorted(handled) == [b"[0]", b"[1]"]
     assert not WebhookDelivery.objects.filter(processed_at__isnull=True).exists()
+
+
+def test_the_worker_locks_only_the_months_it_writes(account, handled):  # noqa: F811
+    """A purge holding an expiring month's partition (SHARE) doesn't block the worker's UPDATE of
+    this month's deliveries, which would deadlock with the purge's lock of the parent (ADR 0064)."""
+    accept(b"[7]", account)
+    ahead = MONTH.partition(retention._next_month(retention._month_start(timezone.now())))
+    db = connection.settings_dict
+    with psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"],
+                         dbname=db["NAME"]) as purge:  # fmt: skip
+        purge.execute(f'LOCK TABLE "{connection.schema_name}"."{ahead}" IN SHARE MODE')
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '2s'")  # blocked: a LockNotAvailable error, not a hang
+        assert processing.deliveries_process() == 1
+        purge.rollback()
+    assert handled == [b"[7]"]
 
 
 def test_processed_events_have_no_database_foreign_key_to_the_partitioned_table(in_firm_a):
