@@ -99,11 +99,12 @@ class WebhookDelivery(models.Model):
         ordering = ["-received_at", "-id"]
         verbose_name = _("webhook delivery")
         verbose_name_plural = _("webhook deliveries")
-        constraints = [
-            models.UniqueConstraint(fields=["provider", "dedup_key"], name="messaging_delivery_once"),
-        ]
+        # The table is partitioned by month of ``received_at`` (migration 0009, ADR 0064): its
+        # database primary key is ``(id, received_at)`` and a replay is refused by ``DeliveryKey``.
         indexes = [
-            # The sweeper's and the worker's queue: only what is still owed.
+            # A replay's answer: the first delivery of its key.
+            models.Index(fields=["provider", "dedup_key"], name="messaging_delivery_dedup"),
+            # The sweeper's and the worker's queue: only what is still owed (one index per partition).
             models.Index(
                 fields=["received_at", "id"], condition=Q(processed_at__isnull=True), name="messaging_delivery_owed"
             ),
@@ -111,6 +112,28 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} #{self.pk}"
+
+
+class DeliveryKey(models.Model):
+    """A delivery's replay key, unique, outside the deliveries' partitions (ADR 0064).
+
+    PostgreSQL puts the partition key in every unique constraint of a partitioned table, and a
+    replay gets a new ``received_at``: the uniqueness of ``(provider, dedup_key)`` lives here,
+    written in the same statement as the delivery (``delivery_accept``). A key lives as long as its
+    delivery: the retention purge removes both, so a replay older than that is accepted again.
+    """
+
+    provider = models.CharField(_("provider"), max_length=16, choices=Provider.choices)
+    dedup_key = models.CharField(_("deduplication key"), max_length=128)
+    received_at = models.DateTimeField(_("received at"))
+
+    class Meta:
+        verbose_name = _("delivery key")
+        verbose_name_plural = _("delivery keys")
+        constraints = [models.UniqueConstraint(fields=["provider", "dedup_key"], name="messaging_delivery_key_once")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.dedup_key}"
 
 
 class RejectedDelivery(models.Model):
@@ -136,11 +159,14 @@ class ProcessedEvent(models.Model):
 
     provider = models.CharField(_("provider"), max_length=16, choices=Provider.choices)
     idempotency_key = models.CharField(_("idempotency key"), max_length=255)
+    # No foreign key in the database: one to a partitioned table would need its whole key. The
+    # retention purge removes a delivery and its processed events together (ADR 0064).
     delivery = models.ForeignKey(
         WebhookDelivery,
         on_delete=models.CASCADE,
         related_name="processed_events",
         verbose_name=_("delivery"),
+        db_constraint=False,
     )
     processed_at = models.DateTimeField(_("processed at"), default=timezone.now)
 

@@ -105,13 +105,22 @@ def deliveries_process(*, batch: int = BATCH, older_than_seconds: int = 0) -> in
                     log.exception("delivery %s failed", delivery.pk)
                     failed.append((delivery.pk, f"{type(exc).__name__}: {exc}"[:2000]))
             # One UPDATE per row and run (each leaves a dead tuple for VACUUM in this busy queue table).
+            # With the rows' ``received_at`` (the partition key, ADR 0064) each UPDATE locks only the
+            # months it writes, not every partition: the retention purge's lock of an expiring month
+            # then never waits for a worker that waits for it.
             now, attempt = timezone.now(), F("attempts") + 1
-            WebhookDelivery.objects.filter(pk__in=finished).update(processed_at=now, last_error="", attempts=attempt)
+            received = {delivery.pk: delivery.received_at for delivery in claimed}
+            WebhookDelivery.objects.filter(pk__in=finished, received_at__in={received[pk] for pk in finished}).update(
+                processed_at=now, last_error="", attempts=attempt
+            )
             for pk, error in failed:
-                WebhookDelivery.objects.filter(pk=pk).update(last_error=error, attempts=attempt)
+                owed_row = WebhookDelivery.objects.filter(pk=pk, received_at=received[pk])
+                owed_row.update(last_error=error, attempts=attempt)
                 failing.add(pk)
             for pk, error in given_up:
-                WebhookDelivery.objects.filter(pk=pk).update(processed_at=now, last_error=error, attempts=attempt)
+                WebhookDelivery.objects.filter(pk=pk, received_at=received[pk]).update(
+                    processed_at=now, last_error=error, attempts=attempt
+                )
         done += len(finished) + len(given_up)
         if len(claimed) < batch:
             return done

@@ -1,9 +1,9 @@
 """Writes of the messaging app: channel accounts, accepted deliveries, refusal counters.
 
-Lock order (ADR 0030): a delivery is one INSERT … ON CONFLICT DO NOTHING in a transaction of its
-own, with nothing else locked; a refusal is one upsert of its counter row, also alone. Neither
-holds a lock across network I/O: the provider's request is read before, the task is queued after
-the commit.
+Lock order (ADR 0030): a delivery is one statement (its replay key's INSERT … ON CONFLICT DO
+NOTHING, then the delivery's INSERT) in a transaction of its own, with nothing else locked; a
+refusal is one upsert of its counter row, also alone. Neither holds a lock across network I/O:
+the provider's request is read before, the task is queued after the commit.
 """
 
 import hashlib
@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from audit.services import audit_record, snapshot
 from messaging import crypto
 from messaging.choices import IDENTIFIERS, OPTIONAL_CREDENTIALS, SECRETS, Provider
-from messaging.models import ChannelAccount, RejectedDelivery, WebhookDelivery
+from messaging.models import ChannelAccount, DeliveryKey, RejectedDelivery, WebhookDelivery
 from traf3li.core.writes import apply_changes, copy_saved
 
 log = logging.getLogger(__name__)
@@ -139,15 +139,20 @@ def delivery_accept(
     """
     digest = body_digest(body)
     key = dedup_key or digest
-    table = WebhookDelivery._meta.db_table
+    # One statement: the replay key (unique, outside the deliveries' monthly partitions: ADR 0064)
+    # and, only if the key is new, the delivery. A replay inserts nothing and finds the first one.
     insert = f"""
-        INSERT INTO {table} (provider, endpoint, account_id, received_at, headers, body, body_digest,
-                             dedup_key, signature_ok, attempts, last_error)
-        VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s, %s, true, 0, '')
-        ON CONFLICT (provider, dedup_key) DO NOTHING
+        WITH k AS (
+            INSERT INTO {DeliveryKey._meta.db_table} (provider, dedup_key, received_at) VALUES (%s, %s, %s)
+            ON CONFLICT (provider, dedup_key) DO NOTHING
+            RETURNING provider, dedup_key, received_at
+        )
+        INSERT INTO {WebhookDelivery._meta.db_table} (provider, endpoint, account_id, received_at, headers, body,
+                                                     body_digest, dedup_key, signature_ok, attempts, last_error)
+        SELECT k.provider, %s, %s, k.received_at, %s::jsonb, %s, %s, k.dedup_key, true, 0, '' FROM k
         RETURNING id
     """
-    params = [provider, endpoint, account.pk, timezone.now(), _json(headers), body, digest, key]
+    params = [provider, key, timezone.now(), endpoint, account.pk, _json(headers), body, digest]
 
     def stored():
         with connection.cursor() as cursor:

@@ -13,9 +13,14 @@ What goes, per the firm's settings (``GET/PATCH /api/v1/firm/``, ``retention``):
   erase and purge records) and leaves its vouched anchors, so the chain still verifies.
 - **The unmatched inbox**: messages, calls and emails matched to no record, created more than
   ``unmatched_inbox_days`` ago. A row with no subject can't be under any hold.
-- **Raw webhook deliveries** processed more than ``webhook_deliveries_days`` ago, with the
-  events they were counted by (``ProcessedEvent``), unless they carried an event of a held
-  message, call or email. A delivery not processed yet is never purged.
+- **Raw webhook deliveries** (``messaging_webhookdelivery``, partitioned by month of
+  ``received_at``) processed more than ``webhook_deliveries_days`` ago, with the events they were
+  counted by (``ProcessedEvent``) and their replay keys (``DeliveryKey``), unless they carried an
+  event of a held message, call or email. A month's partition is dropped once the month is wholly
+  older than the setting; its rows not processed yet, processed since the cut-off, or held move
+  to DEFAULT first (the same code as the email events'), where a later purge deletes them row by
+  row when they may go. Their processed events and keys are deleted by row (small rows). A
+  delivery not processed yet is never purged.
 
 **Held** means what ``traf3li.core.privacy.subjects_held`` says of the row's subject: the message,
 call or email's ``subject`` is, belongs to or reaches (through the hierarchy registry) a case or
@@ -37,10 +42,11 @@ are two, the receipt (default) commits before the drops (owner): a failure in be
 receipt whose rows are still there, and the next day's run removes them with a receipt of its own;
 never rows removed without a receipt.
 
-**Locks** (ADR 0030): the row deletes first (inbox, deliveries, the audit purge under its own
-bypass), then, for each expiring month, ``LOCK TABLE`` on the email events' parent (ACCESS
-EXCLUSIVE, under ``lock_timeout``: a purge that can't have it within seconds fails and runs again
-the next day instead of queueing every writer behind it), then the chain head at commit as always.
+**Locks** (ADR 0030): the row deletes first (inbox, the audit purge under its own bypass), then,
+for each expiring month of the email events and then of the deliveries, the month's partition
+(SHARE) and the table's parent (ACCESS EXCLUSIVE, under ``lock_timeout``: a purge that can't have
+it within seconds fails and runs again the next day instead of queueing every writer behind it),
+then the chain head at commit as always.
 """
 
 import hashlib
@@ -56,7 +62,7 @@ from django.utils import timezone
 from audit.choices import AuditAction
 from audit.models import AuditEvent
 from audit.services import audit_purge, audit_record, json_safe
-from messaging.models import Call, EmailEvent, EmailMessage, Message, ProcessedEvent, WebhookDelivery
+from messaging.models import Call, DeliveryKey, EmailEvent, EmailMessage, Message, ProcessedEvent, WebhookDelivery
 from traf3li.core.db import owner_alias
 from traf3li.core.privacy import subjects_held
 from traf3li.core.registries import legal_hold_case_ids
@@ -69,6 +75,7 @@ MONTHS_AHEAD = 3  # partitions kept ready ahead of time: a missed upkeep run sen
 LOCK_TIMEOUT = "5s"
 EMAIL_EVENTS = EmailEvent._meta.db_table
 DEFAULT_PARTITION = f"{EMAIL_EVENTS}_default"
+DELIVERIES, COUNTED, KEYS = WebhookDelivery._meta.db_table, ProcessedEvent._meta.db_table, DeliveryKey._meta.db_table
 # The sha256 of the removed ids, ascending, joined by commas (see the module's docstring).
 DIGEST_SQL = "encode(sha256(convert_to(coalesce(string_agg(id::text, ',' ORDER BY id), ''), 'UTF8')), 'hex')"
 SUMMARY_SQL = f"count(*), min({{at}}), max({{at}}), {DIGEST_SQL}"
@@ -166,6 +173,26 @@ def _held_ids(model) -> list[int]:
 # --- partitions ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Monthly:
+    """A table partitioned by month of ``at`` (UTC), with a DEFAULT partition for the rest."""
+
+    table: str
+    at: str
+
+    @property
+    def default(self) -> str:
+        return f"{self.table}_default"
+
+    def partition(self, month: datetime) -> str:
+        return f"{self.table}_p{month:%Y%m}"
+
+
+EMAIL_EVENTS_BY_MONTH = Monthly(EMAIL_EVENTS, "occurred_at")
+DELIVERIES_BY_MONTH = Monthly(DELIVERIES, "received_at")
+PARTITIONED = (EMAIL_EVENTS_BY_MONTH, DELIVERIES_BY_MONTH)
+
+
 def _month_start(moment: datetime) -> datetime:
     moment = moment.astimezone(UTC)
     return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -175,16 +202,16 @@ def _next_month(month: datetime) -> datetime:
     return month.replace(year=month.year + 1, month=1) if month.month == 12 else month.replace(month=month.month + 1)
 
 
-def _partition_name(month: datetime) -> str:
-    return f"{EMAIL_EVENTS}_p{month:%Y%m}"
+def _partition_name(month: datetime, monthly: Monthly = EMAIL_EVENTS_BY_MONTH) -> str:
+    return monthly.partition(month)
 
 
 def _qualified(schema: str, name: str) -> str:
     return f'"{schema}"."{name}"'
 
 
-def email_event_partitions(schema: str) -> list[tuple[str, datetime]]:
-    """The email events' monthly partitions in ``schema``: (name, first instant of the month), oldest first."""
+def partitions_of(schema: str, monthly: Monthly) -> list[tuple[str, datetime]]:
+    """A table's monthly partitions in ``schema``: (name, first instant of the month), oldest first."""
     with connections[owner_alias()].cursor() as cursor:
         cursor.execute(
             """
@@ -194,10 +221,10 @@ def email_event_partitions(schema: str) -> list[tuple[str, datetime]]:
               JOIN pg_namespace n ON n.oid = p.relnamespace
              WHERE n.nspname = %s AND p.relname = %s
             """,
-            [schema, EMAIL_EVENTS],
+            [schema, monthly.table],
         )
         names = [row[0] for row in cursor.fetchall()]
-    prefix = f"{EMAIL_EVENTS}_p"
+    prefix = f"{monthly.table}_p"
     found = []
     for name in names:
         suffix = name.removeprefix(prefix)
@@ -206,32 +233,45 @@ def email_event_partitions(schema: str) -> list[tuple[str, datetime]]:
     return sorted(found, key=lambda item: item[1])
 
 
+def email_event_partitions(schema: str) -> list[tuple[str, datetime]]:
+    """The email events' monthly partitions in ``schema``: (name, first instant of the month), oldest first."""
+    return partitions_of(schema, EMAIL_EVENTS_BY_MONTH)
+
+
 def partitions_ensure(schema: str, *, now: datetime | None = None, months_ahead: int = MONTHS_AHEAD) -> list[str]:
-    """Create the email events' partitions of this month and the next ``months_ahead``; the names created.
+    """Create each partitioned table's partitions of this month and the next ``months_ahead``; the names created.
 
     A month's rows already in the DEFAULT partition (strays) move into the new partition in the
-    same transaction, before it is attached (PostgreSQL refuses to attach over them otherwise).
+    same transaction, before it is attached (PostgreSQL refuses to attach over them otherwise). A
+    new partition takes the DEFAULT partition's storage settings (the deliveries' autovacuum ones).
     """
-    existing = {name for name, _ in email_event_partitions(schema)}
-    month, created = _month_start(now or timezone.now()), []
-    alias = owner_alias()
-    parent, default = _qualified(schema, EMAIL_EVENTS), _qualified(schema, DEFAULT_PARTITION)
-    for _ in range(months_ahead + 1):
-        name, upper = _partition_name(month), _next_month(month)
-        if name not in existing:
-            table = _qualified(schema, name)
-            with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
-                cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-                cursor.execute(f"CREATE TABLE {table} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
-                cursor.execute(
-                    f"WITH moved AS (DELETE FROM {default} WHERE occurred_at >= %s AND occurred_at < %s RETURNING *)"
-                    f" INSERT INTO {table} SELECT * FROM moved",
-                    [month, upper],
-                )
-                cursor.execute(f"ALTER TABLE {parent} ATTACH PARTITION {table} FOR VALUES FROM (%s) TO (%s)",
-                               [month, upper])  # fmt: skip
-            created.append(name)
-        month = upper
+    alias, created = owner_alias(), []
+    for monthly in PARTITIONED:
+        existing = {name for name, _ in partitions_of(schema, monthly)}
+        month = _month_start(now or timezone.now())
+        parent, default = _qualified(schema, monthly.table), _qualified(schema, monthly.default)
+        for _ in range(months_ahead + 1):
+            name, upper = monthly.partition(month), _next_month(month)
+            if name not in existing:
+                table = _qualified(schema, name)
+                with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
+                    cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                    cursor.execute("SELECT array_to_string(reloptions, ', ') FROM pg_class WHERE oid = %s::regclass",
+                                   [default])  # fmt: skip
+                    storage = cursor.fetchone()[0]
+                    cursor.execute(
+                        f"CREATE TABLE {table} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+                        + (f" WITH ({storage})" if storage else "")
+                    )
+                    cursor.execute(
+                        f"WITH moved AS (DELETE FROM {default} WHERE {monthly.at} >= %s AND {monthly.at} < %s"
+                        f" RETURNING *) INSERT INTO {table} SELECT * FROM moved",
+                        [month, upper],
+                    )
+                    cursor.execute(f"ALTER TABLE {parent} ATTACH PARTITION {table} FOR VALUES FROM (%s) TO (%s)",
+                                   [month, upper])  # fmt: skip
+                created.append(name)
+            month = upper
     return created
 
 
@@ -241,17 +281,83 @@ def _summary(cursor, sql: str, params, name: str) -> Part:
     return Part(name, removed, oldest, newest, digest)
 
 
+def _drop_months(
+    schema: str,
+    monthly: Monthly,
+    purge: TablePurge,
+    *,
+    kept: tuple[str, list],
+    held: tuple[str, list],
+    dry_run: bool,
+    removing=None,
+) -> None:
+    """Drop every monthly partition wholly before ``purge.before``; its ``kept`` rows move to DEFAULT.
+
+    ``kept`` and ``held`` are SQL conditions on the partition's rows with their parameters: what
+    stays (moved to DEFAULT) and, of it, what counts as kept under hold. ``removing(cursor, table,
+    condition, params)``, when given, runs before the drop, the partition locked, to remove what
+    goes with the removed rows (``condition`` selects them in ``table``).
+    """
+    alias = owner_alias()
+    parent = _qualified(schema, monthly.table)
+    (kept_sql, kept_params), (held_sql, held_params) = kept, held
+    gone = f"NOT ({kept_sql})"
+    for name, month in partitions_of(schema, monthly):
+        if _next_month(month) > purge.before:
+            break
+        table = _qualified(schema, name)
+        started = time.perf_counter()
+        with connections[alias].cursor() as cursor:
+            if not dry_run:
+                # The transaction's deferred foreign-key checks run now: PostgreSQL drops no table
+                # with checks pending, and they'd otherwise run at COMMIT under our lock (ADR 0030).
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                # The month's rows stay as counted (SHARE: no late row lands in it, none changes);
+                # every other month is written and read as usual while the digest is taken.
+                cursor.execute(f"LOCK TABLE {table} IN SHARE MODE")
+            cursor.execute(
+                f"SELECT count(*) FILTER (WHERE {gone}), min({monthly.at}) FILTER (WHERE {gone}),"
+                f" max({monthly.at}) FILTER (WHERE {gone}), encode(sha256(convert_to(coalesce("
+                f"string_agg(id::text, ',' ORDER BY id) FILTER (WHERE {gone}), ''), 'UTF8')), 'hex'),"
+                f" count(*) FILTER (WHERE {held_sql}) FROM {table}",
+                [*kept_params * 4, *held_params],
+            )
+            removed, oldest, newest, digest, kept_count = cursor.fetchone()
+            if not dry_run:
+                if removing is not None:
+                    removed_at = time.perf_counter()
+                    removing(cursor, table, gone, kept_params)
+                    purge.timings[f"{name} related rows deleted"] = time.perf_counter() - removed_at
+                keep = f'"retention_keep_{name}"'
+                cursor.execute(
+                    f"CREATE TEMP TABLE {keep} ON COMMIT DROP AS SELECT * FROM {table} WHERE {kept_sql}", kept_params
+                )
+                # Only now the parent, for the drop: from here to COMMIT every reader and writer of
+                # the table waits (ADR 0064: the drop, the kept rows' insert, the receipt).
+                purge.timings[f"{name} counted and copied"] = time.perf_counter() - started
+                started = time.perf_counter()
+                cursor.execute(f"LOCK TABLE {parent} IN ACCESS EXCLUSIVE MODE")
+                cursor.execute(f"DROP TABLE {table}")
+                cursor.execute(f"INSERT INTO {parent} SELECT * FROM {keep}")  # no partition for the month: DEFAULT
+                cursor.execute(f"DROP TABLE {keep}")
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+                purge.timings[f"{name} dropped"] = time.perf_counter() - started
+        purge.parts.append(Part(name, removed, oldest, newest, digest))
+        purge.partitions_dropped.append(name)
+        purge.kept_under_hold += kept_count
+
+
 def _purge_email_events(schema: str, before: datetime, *, dry_run: bool) -> TablePurge:
     """Drop every monthly partition wholly before ``before``; the held emails' events move to DEFAULT."""
     purge = TablePurge(EmailEvent._meta.label, "partition", before)
     held = _held_ids(EmailMessage)
-    alias = owner_alias()
-    parent, default = _qualified(schema, EMAIL_EVENTS), _qualified(schema, DEFAULT_PARTITION)
+    default = _qualified(schema, DEFAULT_PARTITION)
     summary = SUMMARY_SQL.format(at="occurred_at")
     # What the DEFAULT partition holds past the cut-off (rows once held, strays) goes row by row; first,
     # so the rows this run moves there (held) are counted once.
     doomed = f"FROM {default} WHERE occurred_at < %s AND NOT {HELD_EVENT}"
-    with connections[alias].cursor() as cursor:
+    with connections[owner_alias()].cursor() as cursor:
         if dry_run:
             part = _summary(cursor, f"SELECT {summary} {doomed}", [before, held], DEFAULT_PARTITION)
         else:
@@ -264,85 +370,89 @@ def _purge_email_events(schema: str, before: datetime, *, dry_run: bool) -> Tabl
         cursor.execute(f"SELECT count(*) FROM {default} WHERE occurred_at < %s AND {HELD_EVENT}", [before, held])
         purge.kept_under_hold += cursor.fetchone()[0]
     purge.parts.append(part)
-    for name, month in email_event_partitions(schema):
-        if _next_month(month) > before:
-            break
-        table = _qualified(schema, name)
-        started = time.perf_counter()
-        with connections[alias].cursor() as cursor:
-            if not dry_run:
-                # The transaction's deferred foreign-key checks run now: PostgreSQL drops no table
-                # with checks pending, and they'd otherwise run at COMMIT under our lock (ADR 0030).
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-                cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-                # The month's rows stay as counted (SHARE: no late event lands in it meanwhile);
-                # every other month is written and read as usual while the digest is taken.
-                cursor.execute(f"LOCK TABLE {table} IN SHARE MODE")
-            cursor.execute(
-                f"SELECT count(*) FILTER (WHERE NOT {HELD_EVENT}), min(occurred_at) FILTER (WHERE NOT {HELD_EVENT}),"
-                f" max(occurred_at) FILTER (WHERE NOT {HELD_EVENT}), encode(sha256(convert_to(coalesce("
-                f"string_agg(id::text, ',' ORDER BY id) FILTER (WHERE NOT {HELD_EVENT}), ''), 'UTF8')), 'hex'),"
-                f" count(*) FILTER (WHERE {HELD_EVENT}) FROM {table}",
-                [held] * 5,
-            )
-            removed, oldest, newest, digest, kept = cursor.fetchone()
-            if not dry_run:
-                keep = f'"retention_keep_{name}"'
-                cursor.execute(
-                    f"CREATE TEMP TABLE {keep} ON COMMIT DROP AS SELECT * FROM {table} WHERE {HELD_EVENT}", [held]
-                )
-                # Only now the parent, for the drop: from here to COMMIT every reader and writer of
-                # email events waits (ADR 0064: the drop, the held rows' insert, the receipt).
-                purge.timings[f"{name} counted and copied"] = time.perf_counter() - started
-                started = time.perf_counter()
-                cursor.execute(f"LOCK TABLE {parent} IN ACCESS EXCLUSIVE MODE")
-                cursor.execute(f"DROP TABLE {table}")
-                cursor.execute(f"INSERT INTO {parent} SELECT * FROM {keep}")  # no partition for the month: DEFAULT
-                cursor.execute(f"DROP TABLE {keep}")
-                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-                purge.timings[f"{name} dropped"] = time.perf_counter() - started
-        purge.parts.append(Part(name, removed, oldest, newest, digest))
-        purge.partitions_dropped.append(name)
-        purge.kept_under_hold += kept
+    _drop_months(schema, EMAIL_EVENTS_BY_MONTH, purge, kept=(HELD_EVENT, [held]), held=(HELD_EVENT, [held]),
+                 dry_run=dry_run)  # fmt: skip
     return purge
 
 
-# --- rows deleted one by one -----------------------------------------------------------------------
+# --- webhook deliveries ----------------------------------------------------------------------------
 
 
-def _purge_deliveries(before: datetime, *, dry_run: bool) -> TablePurge:
-    """Processed deliveries older than ``before`` and the events they were counted by, unless held."""
-    purge = TablePurge(WebhookDelivery._meta.label, "delete", before)
-    deliveries, counted = WebhookDelivery._meta.db_table, ProcessedEvent._meta.db_table
+def _held_deliveries() -> list[int]:
+    """The ids of deliveries that carried an event of a held message, call or email."""
     held_messages = list(
         Message.objects.filter(pk__in=_held_ids(Message)).values_list("provider", "external_id")
     ) + list(Call.objects.filter(pk__in=_held_ids(Call)).values_list("provider", "external_id"))
     held_emails = _held_ids(EmailMessage)
-    held_sql = f"""
-        SELECT pe.delivery_id FROM {counted} pe
-         WHERE (pe.provider, split_part(pe.idempotency_key, ':', 1)) IN (
-                   SELECT * FROM unnest(%s::text[], %s::text[]))
-            OR (pe.provider, pe.idempotency_key) IN (
-                   SELECT provider, idempotency_key FROM {EMAIL_EVENTS} WHERE {HELD_EVENT})
+    with connections[owner_alias()].cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT DISTINCT pe.delivery_id FROM {COUNTED} pe
+             WHERE (pe.provider, split_part(pe.idempotency_key, ':', 1)) IN (
+                       SELECT * FROM unnest(%s::text[], %s::text[]))
+                OR (pe.provider, pe.idempotency_key) IN (
+                       SELECT provider, idempotency_key FROM {EMAIL_EVENTS} WHERE {HELD_EVENT})
+            """,
+            [[p for p, _ in held_messages], [e for _, e in held_messages], held_emails],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+# A delivery held (its id the first parameter), not processed yet, or processed since the cut-off
+# (the second): it stays, in DEFAULT when its month is dropped.
+HELD_DELIVERY = "id = ANY(%s::bigint[])"
+KEPT_DELIVERY = f"({HELD_DELIVERY} OR processed_at IS NULL OR processed_at >= %s)"
+
+
+def _deliveries_removing(cursor, table: str, condition: str, params: list) -> None:
+    """Delete, by row, the processed events and replay keys of ``table``'s deliveries that ``condition`` selects.
+
+    A few small rows per delivery (an event id, a key); the deliveries themselves go by the drop.
     """
-    held_params = [[p for p, _ in held_messages], [e for _, e in held_messages], held_emails]
-    due = f"SELECT id FROM {deliveries} WHERE processed_at IS NOT NULL AND processed_at < %s"
+    cursor.execute(f"DELETE FROM {COUNTED} WHERE delivery_id IN (SELECT id FROM {table} WHERE {condition})", params)
+    cursor.execute(
+        f"DELETE FROM {KEYS} WHERE (provider, dedup_key) IN"
+        f" (SELECT provider, dedup_key FROM {table} WHERE {condition})",
+        params,
+    )
+
+
+def _purge_deliveries(schema: str, before: datetime, *, dry_run: bool) -> TablePurge:
+    """Processed deliveries older than ``before``, with their processed events and keys, unless held.
+
+    The months wholly before ``before`` are dropped, what they still keep (held, unprocessed,
+    processed since) moved to DEFAULT; what DEFAULT holds and may go now is deleted row by row.
+    """
+    purge = TablePurge(WebhookDelivery._meta.label, "partition", before)
+    held = _held_deliveries()
+    default = _qualified(schema, DELIVERIES_BY_MONTH.default)
+    doomed = f"{default} WHERE processed_at IS NOT NULL AND processed_at < %s AND NOT {HELD_DELIVERY}"
     summary = SUMMARY_SQL.format(at="received_at")
-    with connection.cursor() as cursor:
-        doomed = f"doomed AS MATERIALIZED ({due} AND id NOT IN ({held_sql}))"
+    with connections[owner_alias()].cursor() as cursor:
         if dry_run:
-            sql = f"WITH {doomed} SELECT {summary} FROM {deliveries} WHERE id IN (SELECT id FROM doomed)"
+            part = _summary(cursor, f"SELECT {summary} FROM {doomed}", [before, held], DELIVERIES_BY_MONTH.default)
         else:
-            sql = f"""
-                WITH {doomed},
-                uncounted AS (DELETE FROM {counted} pe USING doomed d WHERE pe.delivery_id = d.id RETURNING 1),
-                gone AS (DELETE FROM {deliveries} w USING doomed d WHERE w.id = d.id RETURNING w.id, w.received_at)
-                SELECT {summary} FROM gone
-            """
-        purge.parts.append(_summary(cursor, sql, [before, *held_params], deliveries))
-        cursor.execute(f"SELECT count(*) FROM ({due} AND id IN ({held_sql})) held", [before, *held_params])
-        purge.kept_under_hold = cursor.fetchone()[0]
+            cursor.execute(f"CREATE TEMP TABLE retention_gone_deliveries ON COMMIT DROP AS SELECT * FROM {doomed}",
+                           [before, held])  # fmt: skip
+            _deliveries_removing(cursor, "retention_gone_deliveries", "true", [])
+            part = _summary(
+                cursor,
+                f"WITH gone AS (DELETE FROM {default} w USING retention_gone_deliveries d WHERE w.id = d.id"
+                f" RETURNING w.id, w.received_at) SELECT {summary} FROM gone",
+                [],
+                DELIVERIES_BY_MONTH.default,
+            )
+            cursor.execute("DROP TABLE retention_gone_deliveries")
+        cursor.execute(f"SELECT count(*) FROM {default} WHERE processed_at < %s AND {HELD_DELIVERY}", [before, held])
+        purge.kept_under_hold += cursor.fetchone()[0]
+    purge.parts.append(part)
+    _drop_months(schema, DELIVERIES_BY_MONTH, purge, kept=(KEPT_DELIVERY, [held, before]),
+                 held=(f"{HELD_DELIVERY} AND processed_at < %s", [held, before]), dry_run=dry_run,
+                 removing=_deliveries_removing)  # fmt: skip
     return purge
+
+
+# --- rows deleted one by one -----------------------------------------------------------------------
 
 
 def _part_of(name: str, rows, at: str) -> tuple[Part, list[int]]:
@@ -405,9 +515,10 @@ def _run(*, dry_run: bool, actor, now: datetime | None, timings: dict | None = N
     schema = connection.schema_name
     steps = [
         ("unmatched inbox", lambda: _purge_unmatched(cutoffs["unmatched_inbox"], dry_run=dry_run)),
-        ("webhook deliveries", lambda: [_purge_deliveries(cutoffs["webhook_deliveries"], dry_run=dry_run)]),
         ("case audit", lambda: [_purge_case_audit(cutoffs["case_audit"], dry_run=dry_run, actor=actor)]),
         ("email events", lambda: [_purge_email_events(schema, cutoffs["email_events"], dry_run=dry_run)]),
+        # Last: from its drop to COMMIT the webhooks wait (ADR 0064).
+        ("webhook deliveries", lambda: [_purge_deliveries(schema, cutoffs["webhook_deliveries"], dry_run=dry_run)]),
     ]
     tables = []
     for step, purge in steps:

@@ -38,6 +38,7 @@ NO_PERSONAL_DATA = {
     "messaging.ChannelAccount": "the firm's own provider accounts and numbers",
     "messaging.RejectedDelivery": "counters per provider and reason, never content",
     "messaging.ProcessedEvent": "providers' event ids",
+    "messaging.DeliveryKey": "providers' idempotency tokens and body digests of deliveries",
     # The periodic tasks' schedules (django_celery_beat, public schema): when tasks run, never what with.
     "django_celery_beat.IntervalSchedule": "intervals",
     "django_celery_beat.CrontabSchedule": "cron fields and a timezone",

@@ -14,7 +14,16 @@ from django_tenants.utils import schema_context
 from audit.models import AuditEvent
 from billing import services as billing
 from conftest import api_client_for
-from messaging.models import ChannelAccount, EmailEvent, EmailMessage, Message, ProcessedEvent, WebhookDelivery
+from messaging import services
+from messaging.models import (
+    ChannelAccount,
+    DeliveryKey,
+    EmailEvent,
+    EmailMessage,
+    Message,
+    ProcessedEvent,
+    WebhookDelivery,
+)
 from privacy import retention
 from privacy.api.retention_serializers import RetentionRunSerializer
 from traf3li.core.privacy import SubjectHeldError, legal_hold_check, subject_held
@@ -184,6 +193,71 @@ def test_the_dry_run_says_what_would_go_and_changes_nothing(world, in_firm_a, ap
     assert (EmailEvent.objects.count(), AuditEvent.objects.count(), partitions(in_firm_a.schema_name)) == before
 
 
+def stored_delivery(account, key: str, *, processed_at, received_at=None) -> WebhookDelivery:
+    """A delivery as ``delivery_accept`` stores it: with its replay key."""
+    received_at = received_at or timezone.now()
+    DeliveryKey.objects.get_or_create(provider="twilio", dedup_key=key, defaults={"received_at": received_at})
+    return WebhookDelivery.objects.create(
+        account=account, provider="twilio", endpoint="twilio_sms", body=b"Body=hi", body_digest="0" * 64,
+        dedup_key=key, received_at=received_at, processed_at=processed_at,
+    )  # fmt: skip
+
+
+def test_the_purge_drops_the_deliveries_month_and_keeps_held_unprocessed_and_recent(world, in_firm_a, admin_a, api_a):
+    schema, later = in_firm_a.schema_name, timezone.now() + LATER
+    by_month = retention.DELIVERIES_BY_MONTH
+    this_month = by_month.partition(retention._month_start(timezone.now()))
+    account = ChannelAccount.objects.get(name="Retention")
+    for made in world.deliveries.values():
+        DeliveryKey.objects.create(provider="twilio", dedup_key=made.dedup_key, received_at=made.received_at)
+    owed = stored_delivery(account, "ret-owed", processed_at=None)  # accepted, not processed yet
+    recent = stored_delivery(account, "ret-recent", processed_at=later - timedelta(days=1))  # processed late
+    old = stored_delivery(account, "ret-old", processed_at=timezone.now())
+    ProcessedEvent.objects.create(provider="twilio", idempotency_key="SM-ret-old:received", delivery=old)
+    kept = {world.deliveries["held"].pk, owed.pk, recent.pk}
+    removed = set(WebhookDelivery.objects.values_list("pk", flat=True)) - kept
+    assert {world.deliveries["free"].pk, old.pk} <= removed
+    dry = {t["model"]: t for t in retention.retention_dry_run(now=later)["tables"]}["messaging.WebhookDelivery"]
+    # when
+    receipt = retention.retention_purge(actor=admin_a, now=later)
+    # then: the month's partition is gone; what it kept is in DEFAULT, with its key and events
+    assert this_month not in {name for name, _ in retention.partitions_of(schema, by_month)}
+    assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == kept
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {by_month.default}")
+        assert {row[0] for row in cursor.fetchall()} == kept
+    assert set(DeliveryKey.objects.values_list("dedup_key", flat=True)) == {"ret-dl-held", "ret-owed", "ret-recent"}
+    assert not ProcessedEvent.objects.filter(delivery_id__in=removed).exists()
+    assert ProcessedEvent.objects.filter(delivery_id=world.deliveries["held"].pk).count() == 1
+    table = {t["model"]: t for t in receipt["tables"]}["messaging.WebhookDelivery"]
+    assert table["method"] == "partition" and table["partitions_dropped"][0] == this_month  # and the months ahead
+    assert table["kept_under_hold"] == 1 and table["removed"] == len(removed)
+    dropped = next(part for part in table["parts"] if part["name"] == this_month)
+    assert dropped["sha256"] == ids_digest(removed)
+    assert {k: dry[k] for k in ("removed", "sha256", "kept_under_hold", "partitions_dropped")} == {
+        k: table[k] for k in ("removed", "sha256", "kept_under_hold", "partitions_dropped")
+    }  # the dry run said so
+    verify = api_a.get("/api/v1/audit/verify/?full=true")
+    assert verify.status_code == 200 and verify.json()["ok"] is True, verify.json()
+    # a replay of a kept delivery is still refused; one of a removed delivery is accepted again (ADR 0064)
+    replay = {"provider": "twilio", "endpoint": "twilio_sms", "account": account, "headers": {}, "body": b"x"}
+    assert services.delivery_accept(**replay, dedup_key="ret-owed") == (owed, False)
+    again, created = services.delivery_accept(**replay, dedup_key="ret-old")
+    assert created and again.pk not in removed | kept
+    # when: the hold is lifted and the owed one processed, the next run deletes them from DEFAULT by row
+    for record in (world.held_case, world.held_client):
+        crm.record_update(instance=record, data={"legal_hold": False}, actor=admin_a)
+    WebhookDelivery.objects.filter(pk=owed.pk).update(processed_at=timezone.now())
+    receipt = retention.retention_purge(actor=admin_a, now=later)
+    table = {t["model"]: t for t in receipt["tables"]}["messaging.WebhookDelivery"]
+    default = table["parts"][0]
+    assert default["name"] == by_month.default and default["removed"] == 2
+    assert default["sha256"] == ids_digest([world.deliveries["held"].pk, owed.pk])
+    assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {recent.pk, again.pk}
+    assert set(DeliveryKey.objects.values_list("dedup_key", flat=True)) == {"ret-recent", "ret-old"}
+    assert not ProcessedEvent.objects.filter(delivery_id=world.deliveries["held"].pk).exists()
+
+
 def test_partitions_ensure_moves_strays_out_of_default(in_firm_a, admin_a):
     client = crm.record_create(instance=Client(name="Stray"), actor=admin_a)
     email = EmailMessage.objects.create(
@@ -192,12 +266,23 @@ def test_partitions_ensure_moves_strays_out_of_default(in_firm_a, admin_a):
     far = timezone.now() + timedelta(days=400)  # beyond the months made ahead: lands in DEFAULT
     stray = EmailEvent.objects.create(provider="sendgrid", idempotency_key="s:open", message=email, event="open",
                                       occurred_at=far)  # fmt: skip
+    account = ChannelAccount.objects.create(provider="twilio", name="Stray", from_number="+966110000001")
+    stray_delivery = WebhookDelivery.objects.create(
+        account=account, provider="twilio", endpoint="twilio_sms", body=b"x", body_digest="0" * 64,
+        dedup_key="stray", received_at=far,
+    )  # fmt: skip
     created = retention.partitions_ensure(in_firm_a.schema_name, now=far, months_ahead=0)
-    name = retention._partition_name(retention._month_start(far))
-    assert created == [name]
+    month = retention._month_start(far)
+    name, deliveries = retention._partition_name(month), retention.DELIVERIES_BY_MONTH.partition(month)
+    assert created == [name, deliveries]
     with connection.cursor() as cursor:
         cursor.execute(f'SELECT id FROM "{name}"')
         assert [row[0] for row in cursor.fetchall()] == [stray.pk]
+        cursor.execute(f'SELECT id FROM "{deliveries}"')
+        assert [row[0] for row in cursor.fetchall()] == [stray_delivery.pk]
+        # a new month of the deliveries' queue keeps its autovacuum settings (migration 0007)
+        cursor.execute("SELECT reloptions FROM pg_class WHERE oid = %s::regclass", [deliveries])
+        assert "autovacuum_vacuum_scale_factor=0.01" in cursor.fetchone()[0]
     assert retention.partitions_ensure(in_firm_a.schema_name, now=far, months_ahead=0) == []
 
 
