@@ -396,3 +396,33 @@ def test_the_task_purges_the_firm_it_runs_in(world, in_firm_a):
     assert retention_purge_task() == {"removed": 1, "kept_under_hold": 0}
     assert not Message.objects.filter(pk=world.unmatched.pk).exists()
     assert AuditEvent.objects.filter(action="retention_purge").count() == 1
+
+
+def test_the_task_runs_the_purge_on_the_owners_connection_alone(in_firm_a, settings, monkeypatch):
+    # given the product's deployment: its own role by default, the owner's connection beside it
+    from django.db import connections
+
+    from privacy import tasks
+    from traf3li.core.db import OWNER_ALIAS, owner_alias
+
+    owner_settings = {**connections["default"].settings_dict}
+    monkeypatch.setitem(settings.DATABASES, OWNER_ALIAS, owner_settings)
+    monkeypatch.setitem(connections.settings, OWNER_ALIAS, owner_settings)
+    seen = {}
+
+    def purge():
+        seen["one connection"] = connections["default"] is connections[owner_alias()]
+        seen["schema"] = connections["default"].schema_name
+        return {"removed": 0, "kept_under_hold": 0}
+
+    monkeypatch.setattr(tasks.retention, "retention_purge", purge)
+    try:
+        # when beat's task runs in the firm
+        assert tasks.retention_purge_task() == {"removed": 0, "kept_under_hold": 0}
+        # then the purge saw one connection, the owner's, in the firm's schema; the default one is back
+        assert seen == {"one connection": True, "schema": in_firm_a.schema_name}
+        assert connections["default"] is not connections[OWNER_ALIAS]
+        assert connection.schema_name == in_firm_a.schema_name
+    finally:
+        connections[OWNER_ALIAS].close()
+        del connections[OWNER_ALIAS]

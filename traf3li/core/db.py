@@ -39,6 +39,28 @@ def as_owner():
         yield connections[alias]
 
 
+@contextmanager
+def owner_as_default():
+    """Run a maintenance job (the retention purge) wholly on the owner's connection, in the current
+    firm's schema: the ORM, the audit receipt and the DDL then share one connection and one
+    transaction. Two connections in one job would wait on each other's locks (the default one's row
+    locks on a partitioned table, the owner's exclusive lock to drop a month of it)."""
+    alias = owner_alias()
+    if alias == "default":
+        yield connections["default"]
+        return
+    default, owner = connections["default"], connections[alias]
+    tenant = getattr(default, "tenant", None)
+    if tenant is not None and tenant.schema_name != "public":
+        owner.set_tenant(tenant)
+    connections["default"] = owner
+    try:
+        yield owner
+    finally:
+        connections["default"] = default
+        owner.set_schema_to_public()
+
+
 # --- roles and grants, run by migrations as the owner -------------------------------------------
 
 ENSURE_ROLES_SQL = """
