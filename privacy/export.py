@@ -118,8 +118,11 @@ class StoredExport:
         elif not self.directory.is_dir():
             raise _Gone(self.id)
         temporary = self.directory / f".{STATUS_FILE}.{uuid.uuid4().hex}"
-        temporary.write_text(json.dumps(self.as_json()))
-        os.replace(temporary, self.directory / STATUS_FILE)
+        try:
+            temporary.write_text(json.dumps(self.as_json()))
+            os.replace(temporary, self.directory / STATUS_FILE)
+        except FileNotFoundError:  # deleted between the check and the write (an erasure's commit)
+            raise _Gone(self.id)
 
 
 def expiry() -> timedelta:
@@ -217,8 +220,11 @@ def export_run(export_id: str) -> str:
             export = services.subject_export(subject=stored.subject, actor=actor)
             content = services.export_zip(export) if stored.format == "zip" else export_json(export)
             temporary = stored.directory / f".{stored.file.name}.{uuid.uuid4().hex}"
-            temporary.write_bytes(content)
-            os.replace(temporary, stored.file)
+            try:
+                temporary.write_bytes(content)
+                os.replace(temporary, stored.file)
+            except FileNotFoundError:  # an erasure that committed just before us removed the directory
+                raise _Gone(stored.subject)
             stored.status, stored.finished_at = DONE, timezone.now()
             stored.expires_at = stored.finished_at + expiry()
             stored.size, stored.sha256 = len(content), hashlib.sha256(content).hexdigest()

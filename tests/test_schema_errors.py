@@ -25,7 +25,7 @@ def _declared(path, method):
         ("/api/v1/activities/{id}/cancel/", "post", {"400", "401", "403", "404", "409"}),
         ("/api/v1/notifications/read-all/", "post", {"400", "401", "403"}),
         ("/api/v1/me/", "patch", {"400", "401", "403", "413"}),
-        ("/api/v1/auth/token/", "post", {"400", "403", "413", "429"}),
+        ("/api/v1/auth/token/", "post", {"400", "401", "403", "413", "429"}),  # 401: a bad token sent along
         ("/api/v1/privacy/export/", "get", {"400", "401", "403", "404"}),
         ("/api/v1/firm/", "get", {"401", "403"}),
     ],

@@ -99,8 +99,11 @@ class AutoSchema(openapi.AutoSchema):
             codes.add("400")
         if not self._open_to_anyone():
             codes |= {"401", "403"}
-        elif self.method in UNSAFE_METHODS:
-            codes.add("403")  # a signed-in browser's POST without its CSRF token
+        else:
+            if self.view.get_authenticators():
+                codes.add("401")  # open to anyone, yet a token sent along that is unknown or revoked is refused
+            if self.method in UNSAFE_METHODS:
+                codes.add("403")  # a signed-in browser's POST without its CSRF token
         if any(p["in"] == "path" for p in parameters) or getattr(self.view, "answers_not_found", False):
             # a detail route, or a view that looks up a record its input names (``answers_not_found``)
             codes.add("404")
