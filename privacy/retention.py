@@ -63,7 +63,7 @@ from audit.choices import AuditAction
 from audit.models import AuditEvent
 from audit.services import audit_purge, audit_record, json_safe
 from messaging.models import Call, DeliveryKey, EmailEvent, EmailMessage, Message, ProcessedEvent, WebhookDelivery
-from traf3li.core.db import owner_alias
+from traf3li.core.db import owner_alias, owner_as_default
 from traf3li.core.privacy import subjects_held
 from traf3li.core.registries import legal_hold_case_ids
 from traf3li.core.subjects import SubjectRef
@@ -546,7 +546,7 @@ def _run(*, dry_run: bool, actor, now: datetime | None, timings: dict | None = N
 
 def retention_dry_run(*, now: datetime | None = None) -> dict:
     """What the purge would remove now in the current firm, per table, and what it would keep under hold."""
-    with transaction.atomic(using=owner_alias()), transaction.atomic():
+    with owner_as_default(), transaction.atomic(using=owner_alias()), transaction.atomic():
         return json_safe(_run(dry_run=True, actor=None, now=now))
 
 
@@ -556,7 +556,7 @@ def retention_purge(*, actor=None, now: datetime | None = None, timings: dict | 
     ``timings`` (a dict), when given, gets the seconds of each step (the benchmark's)."""
     alias = owner_alias()
     timings = {} if timings is None else timings
-    with transaction.atomic(using=alias):
+    with owner_as_default(), transaction.atomic(using=alias):
         with transaction.atomic():  # the default connection's: the receipt commits first (see above)
             receipt = json_safe(_run(dry_run=False, actor=actor, now=now, timings=timings))
             audit_record(action=RECEIPT_ACTION, instance=_firm(), after=receipt, actor=actor)

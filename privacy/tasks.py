@@ -3,7 +3,6 @@
 from celery import shared_task
 
 from privacy import export, retention
-from traf3li.core.db import owner_as_default
 
 
 @shared_task
@@ -28,6 +27,5 @@ def privacy_exports_sweep_task() -> dict:
 def retention_purge_task() -> dict:
     """Purge the firm by its retention settings (runs in the firm's schema, daily; ADR 0064), as the
     owner on one connection: it drops partitions, and the product's role can't (ADR 0062)."""
-    with owner_as_default():
-        receipt = retention.retention_purge()
+    receipt = retention.retention_purge()
     return {"removed": receipt["removed"], "kept_under_hold": receipt["kept_under_hold"]}

@@ -398,31 +398,45 @@ def test_the_task_purges_the_firm_it_runs_in(world, in_firm_a):
     assert AuditEvent.objects.filter(action="retention_purge").count() == 1
 
 
-def test_the_task_runs_the_purge_on_the_owners_connection_alone(in_firm_a, settings, monkeypatch):
-    # given the product's deployment: its own role by default, the owner's connection beside it
-    from django.db import connections
+PURGE_AS_THE_PRODUCT = """
+import json, django
+django.setup()
+from django.db import connection, connections
+from traf3li.firms.models import Firm
+from privacy import retention
+connection.set_tenant(Firm.objects.get(schema_name="gamma"))
+assert connections["default"].settings_dict["USER"] != connections["owner"].settings_dict["USER"]
+dry = retention.retention_dry_run()
+done = retention.retention_purge()
+print(json.dumps({"dry_run": dry["dry_run"], "purged": done["dry_run"] is False}))
+"""
 
-    from privacy import tasks
-    from traf3li.core.db import OWNER_ALIAS, owner_alias
 
-    owner_settings = {**connections["default"].settings_dict}
-    monkeypatch.setitem(settings.DATABASES, OWNER_ALIAS, owner_settings)
-    monkeypatch.setitem(connections.settings, OWNER_ALIAS, owner_settings)
-    seen = {}
+def test_the_dry_run_and_the_purge_work_as_the_product_with_the_owners_connection_beside_it(scratch_firm):
+    # given the product's deployment: its own role (DATABASE_URL), the owner's beside it
+    import json
+    import subprocess
+    import sys
 
-    def purge():
-        seen["one connection"] = connections["default"] is connections[owner_alias()]
-        seen["schema"] = connections["default"].schema_name
-        return {"removed": 0, "kept_under_hold": 0}
+    from traf3li.core.db import product_database_env
+    from traf3li.core.processes import child_env
 
-    monkeypatch.setattr(tasks.retention, "retention_purge", purge)
-    try:
-        # when beat's task runs in the firm
-        assert tasks.retention_purge_task() == {"removed": 0, "kept_under_hold": 0}
-        # then the purge saw one connection, the owner's, in the firm's schema; the default one is back
-        assert seen == {"one connection": True, "schema": in_firm_a.schema_name}
-        assert connections["default"] is not connections[OWNER_ALIAS]
-        assert connection.schema_name == in_firm_a.schema_name
-    finally:
-        connections[OWNER_ALIAS].close()
-        del connections[OWNER_ALIAS]
+    # when the dry run and the purge run there (the web's and the worker's paths), in a firm that commits
+    done = subprocess.run(
+        [sys.executable, "-c", PURGE_AS_THE_PRODUCT],
+        env=child_env(**product_database_env()),
+        cwd=settings_root(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    # then both finish: one connection does the work (two would wait on each other's locks, and the
+    # owner's has no firm schema set), and the receipt went into the chain
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"dry_run": True, "purged": True}
+
+
+def settings_root():
+    from django.conf import settings
+
+    return settings.BASE_DIR

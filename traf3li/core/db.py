@@ -46,7 +46,7 @@ def owner_as_default():
     transaction. Two connections in one job would wait on each other's locks (the default one's row
     locks on a partitioned table, the owner's exclusive lock to drop a month of it)."""
     alias = owner_alias()
-    if alias == "default":
+    if alias == "default" or connections["default"] is connections[alias]:  # none, or already swapped
         yield connections["default"]
         return
     default, owner = connections["default"], connections[alias]
