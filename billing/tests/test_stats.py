@@ -11,6 +11,7 @@ from billing.choices import ISSUED_STATUSES, OPEN_STATUSES
 from billing.models import Invoice, Payment
 from billing.tests.factories import draft, issued, time_item
 from timeline.activities.deadlines import firm_today
+from timeline.rollups import firm_tz
 
 D = Decimal
 pytestmark = pytest.mark.usefixtures("in_firm_a")
@@ -31,7 +32,7 @@ def direct(today, since=None, until=None) -> dict:
                 if late >= first and (last is None or late <= last):
                     row["aging"][name] = row["aging"].get(name, D(0)) + invoice.balance_due
     for payment in Payment.objects.select_related("invoice"):
-        day = timezone.localdate(payment.paid_at)
+        day = timezone.localdate(payment.paid_at, firm_tz())  # the firm's day, not the server's
         if (since is None or day >= since) and (until is None or day <= until):
             stats[payment.invoice.currency]["revenue"] += payment.amount
     return stats
