@@ -438,6 +438,23 @@ def legal_hold_case_ids():
 
 
 @transaction.atomic
+def audit_purge_selection(
+    *, before: datetime, entity_types: Iterable[str] | None = None, case_scoped: bool | None = None
+) -> tuple[models.QuerySet, models.QuerySet]:
+    """What ``audit_purge`` with these arguments deletes, and what it keeps only for a legal hold
+    (a held case's events and the case's own): one selection for the purge and its receipts."""
+    candidates = AuditEvent.objects.filter(occurred_at__lt=before).exclude(
+        action__in=[AuditAction.ERASE, AuditAction.PURGE]
+    )
+    if entity_types is not None:
+        candidates = candidates.filter(entity_type__in=list(entity_types))
+    if case_scoped is not None:
+        candidates = candidates.filter(case_id__isnull=not case_scoped)
+    held = legal_hold_case_ids()
+    doomed = candidates.exclude(case_id__in=held).exclude(Q(entity_type="case") & Q(entity_id__in=held))
+    return doomed, candidates.filter(Q(case_id__in=held) | (Q(entity_type="case") & Q(entity_id__in=held)))
+
+
 def audit_purge(
     *,
     before: datetime,
@@ -453,15 +470,7 @@ def audit_purge(
     run's last event as an anchor, so the first surviving event after the gap still verifies.
     The purge itself is recorded as a ``purge`` event on the firm, listing those anchors.
     """
-    doomed = AuditEvent.objects.filter(occurred_at__lt=before).exclude(
-        action__in=[AuditAction.ERASE, AuditAction.PURGE]
-    )
-    if entity_types is not None:
-        doomed = doomed.filter(entity_type__in=list(entity_types))
-    if case_scoped is not None:
-        doomed = doomed.filter(case_id__isnull=not case_scoped)
-    held = legal_hold_case_ids()
-    doomed = doomed.exclude(case_id__in=held).exclude(Q(entity_type="case") & Q(entity_id__in=held))
+    doomed, _ = audit_purge_selection(before=before, entity_types=entity_types, case_scoped=case_scoped)
     doomed_sql, doomed_params = doomed.values("id").query.sql_with_params()
     event, snap = AuditEvent._meta.db_table, AuditStateSnapshot._meta.db_table
     with connection.cursor() as cursor:

@@ -59,13 +59,11 @@ from django.db import connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from audit.choices import AuditAction
 from audit.models import AuditEvent
-from audit.services import audit_purge, audit_record, json_safe
+from audit.services import audit_purge, audit_purge_selection, audit_record, json_safe
 from messaging.models import Call, DeliveryKey, EmailEvent, EmailMessage, Message, ProcessedEvent, WebhookDelivery
 from traf3li.core.db import owner_alias, owner_as_default
 from traf3li.core.privacy import subjects_held
-from traf3li.core.registries import legal_hold_case_ids
 from traf3li.core.subjects import SubjectRef
 
 logger = logging.getLogger(__name__)
@@ -485,14 +483,11 @@ def _purge_unmatched(before: datetime, *, dry_run: bool) -> list[TablePurge]:
 def _purge_case_audit(before: datetime, *, dry_run: bool, actor) -> TablePurge:
     """A case's audit events older than ``before``, by ``audit_purge`` (never a held case's)."""
     purge = TablePurge(AuditEvent._meta.label, "delete", before)
-    held = legal_hold_case_ids()
-    # What ``audit_purge(case_scoped=True)`` takes, read first for the receipt: the log is
-    # append-only and these events are years old, so the two reads see the same rows.
-    candidates = AuditEvent.objects.filter(occurred_at__lt=before, case_id__isnull=False).exclude(
-        action__in=[AuditAction.ERASE, AuditAction.PURGE]
-    )
-    part, _ = _part_of(AuditEvent._meta.db_table, candidates.exclude(case_id__in=held), "occurred_at")
-    purge.kept_under_hold = candidates.filter(case_id__in=held).count()
+    # What ``audit_purge(case_scoped=True)`` takes, by its own selection, read first for the receipt:
+    # the log is append-only and these events are years old, so the two reads see the same rows.
+    doomed, under_hold = audit_purge_selection(before=before, case_scoped=True)
+    part, _ = _part_of(AuditEvent._meta.db_table, doomed, "occurred_at")
+    purge.kept_under_hold = under_hold.count()
     if not dry_run:
         part.removed = audit_purge(before=before, case_scoped=True, actor=actor)
     purge.parts.append(part)

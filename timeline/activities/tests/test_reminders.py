@@ -13,10 +13,11 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from conftest import make_user
 from timeline.activities import services
-from timeline.activities.deadlines import firm_today
+from timeline.activities.deadlines import firm_midnight, firm_today
 from timeline.activities.models import Notification, Reminder
 from timeline.activities.tasks import activity_reminders_task
 from timeline.activities.tests.factories import a_client, schedule
+from timeline.rollups import firm_tz
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +34,23 @@ class WorkerDied(BaseException):
 
 
 @pytest.fixture
-def due(in_firm_a, lawyer_a):
+def steady_clock(in_firm_a):
+    """The clock these tests run on: the real one, unless the firm's midnight is under 20 minutes
+    away. A test that moves its clock past a claim's 15-minute lease would then cross into the next
+    day, where every activity's bucket changes. Near midnight the clock runs 25 minutes ahead (just
+    past the firm's midnight), so the fixtures and every service call agree on one firm day."""
+    real_now = timezone.now
+    local = timezone.localtime(real_now(), firm_tz())
+    next_midnight = firm_midnight(local.date() + timedelta(days=1))
+    if next_midnight - local > timedelta(minutes=20):
+        yield
+        return
+    with mock.patch("django.utils.timezone.now", lambda: real_now() + timedelta(minutes=25)):
+        yield
+
+
+@pytest.fixture
+def due(steady_clock, in_firm_a, lawyer_a):
     """Activities due at each distance from the firm's today, plus ones that get no reminder."""
     today = firm_today()
     client = a_client()
