@@ -113,14 +113,19 @@ def event_body_digest(event) -> str:
     )
 
 
-def event_payload_digest(event) -> str:
-    payload = payload_of(
+def event_payload(event) -> dict:
+    """The erasable part of a stored event (a model instance or anything with the same attributes)."""
+    return payload_of(
         actor_name=event.actor_name,
         actor_email=event.actor_email,
         entity_name=event.entity_name,
         changes=event.changes,
         metadata=event.metadata,
     )
+
+
+def event_payload_digest(event) -> str:
+    payload = event_payload(event)
     return payload_digest(event.payload_salt, payload)
 
 
@@ -214,13 +219,7 @@ def erasure_proof(*, salt: str, proof: dict | None, before: dict, after: dict) -
 def event_payload_ok(event) -> bool | None:
     """Whether a stored event's personal fields match its ``payload_digest``; ``None`` when nothing
     can be checked (a version-1 event after erasure)."""
-    payload = payload_of(
-        actor_name=event.actor_name,
-        actor_email=event.actor_email,
-        entity_name=event.entity_name,
-        changes=event.changes,
-        metadata=event.metadata,
-    )
+    payload = event_payload(event)
     if getattr(event, "digest_version", DIGEST_V1) == DIGEST_V2:
         if event.erased_at is None:
             return payload_digest_v2(event.payload_salt, payload) == event.payload_digest

@@ -383,7 +383,7 @@ def audit_erase(
     redacted, touched, rows = [], set(), []
     events = AuditEvent.objects.filter(query).exclude(action__in=[AuditAction.ERASE, AuditAction.PURGE])
     for event in events.order_by("seq").iterator():
-        before = chain.payload_of(**{name: getattr(event, name) for name in PERSONAL_COLUMNS})
+        before = chain.event_payload(event)
         is_about = event.entity_type == ref.type and event.entity_id == ref.id
         is_by = ref.type == "user" and event.actor_type == ActorType.USER and event.actor_id == ref.id
         if is_about or any(marker.lower() in event.entity_name.lower() for marker in markers):
@@ -395,7 +395,7 @@ def audit_erase(
             blanks = {key: blank for key, blank in (("ip", None), ("user_agent", "")) if key in event.metadata}
             event.metadata = {**event.metadata, **blanks}
         if event.digest_version == chain.DIGEST_V2:  # the untouched fields stay verifiable (ADR 0063)
-            after = chain.payload_of(**{name: getattr(event, name) for name in PERSONAL_COLUMNS})
+            after = chain.event_payload(event)
             event.payload_proof = chain.erasure_proof(
                 salt=event.payload_salt, proof=event.payload_proof, before=before, after=after
             )

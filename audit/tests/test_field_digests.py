@@ -91,13 +91,7 @@ def test_an_event_of_the_old_format_still_verifies_and_erases(in_firm_a):
     # events written before per-field digests are, its hash and the head relinked to match
     org = crm_services.record_create(instance=Organization(name="Old Format Ltd", website="https://old.example"))
     event = event_of(org)
-    payload = chain.payload_of(
-        actor_name=event.actor_name,
-        actor_email=event.actor_email,
-        entity_name=event.entity_name,
-        changes=event.changes,
-        metadata=event.metadata,
-    )
+    payload = chain.event_payload(event)
     event.payload_digest, event.digest_version = chain.payload_digest(event.payload_salt, payload), chain.DIGEST_V1
     new_hash = chain.event_link_hash(event)
     tamper(
