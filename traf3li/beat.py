@@ -43,6 +43,9 @@ BEAT_SCHEDULE: dict[str, dict] = {
     # soon after (access deletes them on the spot) and queues again an export no worker took (the
     # broker was down) within minutes of being asked for; an idle tick lists one directory.
     "privacy-exports-sweep": {"task": "privacy.tasks.privacy_exports_sweep_task", "schedule": timedelta(minutes=10)},
+    # A dead API token is kept 90 days for its owner's list, then deleted (ADR 0036); a day's delay
+    # on that is nothing, and an idle tick reads one small table per firm.
+    "api-tokens-prune": {"task": "traf3li.users.tasks.api_tokens_prune_task", "schedule": crontab(hour=1, minute=0)},
 }
 
 # Entries beat also sends once as it starts, to every firm. Without this the first reminder run came

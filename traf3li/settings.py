@@ -161,6 +161,8 @@ TOKEN_CACHE_MAX_AGE_SECONDS = float(os.environ.get("TOKEN_CACHE_MAX_AGE_SECONDS"
 # API tokens (ADR 0036): stored hashed, each works this many days after POST /api/v1/auth/token/
 # issued it (then log in again), and its "last used" is written at most this often.
 API_TOKEN_EXPIRY_DAYS = float(os.environ.get("API_TOKEN_EXPIRY_DAYS", "30"))
+# A token that stopped working (expired or revoked) is listed this long, then its row is deleted.
+API_TOKEN_KEEP_DAYS = float(os.environ.get("API_TOKEN_KEEP_DAYS", "90"))
 API_TOKEN_LAST_USED_EVERY_SECONDS = float(os.environ.get("API_TOKEN_LAST_USED_EVERY_SECONDS", "300"))
 
 MIDDLEWARE = [

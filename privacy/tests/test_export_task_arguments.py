@@ -41,6 +41,7 @@ TASK_ARGUMENTS = {
     "privacy.tasks.privacy_erase_task": {"erasure_id": "a queued erasure's random id (its subject is in its file)"},
     "privacy.tasks.privacy_exports_sweep_task": {},
     "privacy.tasks.retention_purge_task": {},
+    "traf3li.users.tasks.api_tokens_prune_task": {},
 }
 # What a task's result can be: counts, a status word or a schema name (stored only when a result
 # backend is configured; CELERY_RESULT_BACKEND is unset by default).

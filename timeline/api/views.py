@@ -30,6 +30,13 @@ class EntryFilterBackend(DjangoFilterBackend):
     def get_filterset_class(self, view, queryset=None):
         return view.filterset_class
 
+    def filter_queryset(self, request, queryset, view):
+        # A query string naming no filter (a 360° page, perhaps with a cursor) filters nothing: no
+        # FilterSet and no form to build. One that names any is validated as ever (400 on junk).
+        if not view.filterset_class.applies_to(request.query_params):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
+
 
 class EntryListMixin:
     """A lean list: one query per page, each row's JSON built by PostgreSQL, spliced in by orjson."""

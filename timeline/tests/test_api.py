@@ -261,6 +261,18 @@ def test_filters(api_a, admin_a, lawyer_a, firm_a, family):
         assert api_a.get(f"/api/v1/timeline/stats/?{bad}").status_code == 400, bad
 
 
+def test_each_filterset_points_its_own_copies_of_the_filters_at_itself():
+    from timeline.filtersets import EntryFilterSet
+
+    first, second = EntryFilterSet({"kind": "call"}), EntryFilterSet({"kind": "email"})
+    base = EntryFilterSet.base_filters["kind"]
+    assert len({id(first.filters["kind"]), id(second.filters["kind"]), id(base)}) == 3
+    assert first.filters["kind"].parent is first and second.filters["kind"].parent is second
+    assert getattr(base, "parent", None) is None
+    assert first.is_valid() and first.form.cleaned_data["kind"] == ["call"]
+    assert second.is_valid() and second.form.cleaned_data["kind"] == ["email"]
+
+
 def test_nul_in_a_search_is_400_not_500(api_a):
     assert api_a.get("/api/v1/timeline/", {"q": "a\x00b"}).status_code == 400
 

@@ -36,3 +36,4 @@ class UsersConfig(AppConfig):
         snapshot_omit_register("users.ApiToken", ["token_hash"])
         action_register("issue_api_token", _("An API token was issued"))
         action_register("revoke_api_token", _("An API token was revoked"))
+        action_register("prune_api_tokens", _("Long-dead API tokens were deleted"))

@@ -4,7 +4,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record, snapshot
@@ -175,3 +176,26 @@ def api_token_touch(token: ApiToken, now) -> bool:
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     token.last_used_at = now
     return True
+
+
+@transaction.atomic
+def api_tokens_prune(*, now=None) -> int:
+    """Delete the rows of the firm's tokens that stopped working (expired or revoked) more than
+    ``API_TOKEN_KEEP_DAYS`` ago; returns how many. Until then a user's list shows them, so a leak
+    can still be traced to a token. Their issue and revoke events stay in the audit log, and the
+    prune is one event on the firm naming each row it deleted."""
+    from traf3li.firms.models import Firm
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.API_TOKEN_KEEP_DAYS)
+    dead = ApiToken.objects.select_for_update().filter(Q(expires_at__lt=cutoff) | Q(revoked_at__lt=cutoff))
+    rows = list(dead.order_by("id").values_list("id", "prefix", "user_id"))
+    if not rows:
+        return 0
+    ApiToken.objects.filter(pk__in=[pk for pk, _, _ in rows]).delete()
+    audit_record(
+        action="prune_api_tokens",
+        instance=Firm.objects.get(schema_name=connection.schema_name),
+        after={"dead_before": cutoff.isoformat(), "deleted": len(rows), "tokens": [list(r) for r in rows]},
+    )
+    return len(rows)

@@ -283,3 +283,37 @@ def test_the_demo_token_is_renewed_not_duplicated(firm_a):
         assert again.pk == issued.pk and token == token_again == fixed and again.is_active
         assert ApiToken.objects.filter(user=user).count() == 1
     assert client_with(firm_a, fixed).get("/api/v1/me/").status_code == 200
+
+
+def test_tokens_dead_for_longer_than_the_keep_are_pruned_once_and_audited(firm_a, firm_b, lawyer_a, admin_b, settings):
+    from traf3li.users.services import api_token_issue, api_token_revoke
+    from traf3li.users.tasks import api_tokens_prune_task
+
+    settings.API_TOKEN_KEEP_DAYS = 90
+    now = timezone.now()
+    with schema_context(firm_a.schema_name):
+        working, _ = api_token_issue(user=lawyer_a)
+        expired_long_ago, _ = api_token_issue(user=lawyer_a)
+        expired_lately, _ = api_token_issue(user=lawyer_a)
+        revoked_long_ago, _ = api_token_issue(user=lawyer_a)
+        revoked_lately, _ = api_token_issue(user=lawyer_a)
+        api_token_revoke(token=revoked_lately)
+        ApiToken.objects.filter(pk=expired_long_ago.pk).update(expires_at=now - timedelta(days=91))
+        ApiToken.objects.filter(pk=expired_lately.pk).update(expires_at=now - timedelta(days=89))
+        ApiToken.objects.filter(pk=revoked_long_ago.pk).update(revoked_at=now - timedelta(days=91))
+    with schema_context(firm_b.schema_name):
+        other_firms, _ = api_token_issue(user=admin_b)
+        ApiToken.objects.filter(pk=other_firms.pk).update(expires_at=now - timedelta(days=200))
+    # when firm A's daily prune runs (beat sends it once per firm), twice
+    with schema_context(firm_a.schema_name):
+        assert api_tokens_prune_task.apply().get() == 2
+        assert api_tokens_prune_task.apply().get() == 0
+        # then only the two long-dead rows went, in one audit event naming each, and the rest still list
+        left = set(ApiToken.objects.values_list("pk", flat=True))
+        assert left == {working.pk, expired_lately.pk, revoked_lately.pk}
+        (event,) = AuditEvent.objects.filter(action="prune_api_tokens")
+        named = {pk for pk, _, _ in event.changes["after"]["tokens"]}
+        assert named == {expired_long_ago.pk, revoked_long_ago.pk} and event.changes["after"]["deleted"] == 2
+    # and firm B's dead token waits for firm B's own run
+    with schema_context(firm_b.schema_name):
+        assert ApiToken.objects.filter(pk=other_firms.pk).exists()
