@@ -136,7 +136,55 @@ def test_an_unanswered_request_is_an_error_with_status_0():
         return await closed_loop("http://127.0.0.1:9", ping, clients=1, seconds=5, requests=1, name="refused")
 
     [outcome] = asyncio.run(go()).outcomes
-    assert outcome.status == 0 and outcome.failed and "ConnectError" in outcome.error
+    assert outcome.status == 0 and outcome.failed and "ConnectionRefusedError" in outcome.error
+
+
+class WireServer(StubServer):
+    """Answers each request with its path as the body, the way ``answer`` says:
+    ``length`` (Content-Length, kept alive), ``chunked``, ``close`` (``Connection: close``), or
+    ``drop`` (kept alive, but the server silently closes the connection after each answer, as a
+    server does with an idle keep-alive connection)."""
+
+    def __init__(self, answer: str):
+        super().__init__()
+        self.answer, self.connections, self.bodies = answer, 0, []
+
+    async def handle(self, reader, writer):
+        self.connections += 1
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode().split("\r\n")
+            length = next((int(v) for n, _, v in (x.partition(":") for x in lines) if n.lower() == "content-length"), 0)
+            self.bodies.append(await reader.readexactly(length))
+            path = lines[0].split()[1].encode()
+            if self.answer == "chunked":
+                chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (path[:3], path[3:]) if part)
+                writer.write(b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n")
+            else:
+                close = b"Connection: close\r\n" if self.answer == "close" else b""
+                writer.write(b"HTTP/1.1 201 Created\r\n%sContent-Length: %d\r\n\r\n%s" % (close, len(path), path))
+            await writer.drain()
+            if self.answer in ("close", "drop"):
+                return
+
+
+@pytest.mark.parametrize("answer", ["length", "chunked", "close", "drop"])
+def test_the_wire_client_reads_every_kind_of_answer_and_resends_only_on_a_connection_closed_unanswered(answer):
+    from messaging.load.wire import WirePool
+
+    async def go():
+        server = WireServer(answer)
+        async with server as base:
+            pool = WirePool("127.0.0.1", int(base.rsplit(":", 1)[1]), size=1, timeout=5)
+            answers = [await pool.request("POST", f"/hook/{n}", {"Host": "x"}, b"body-%d" % n) for n in range(5)]
+            pool.close()
+        return server, answers
+
+    server, answers = asyncio.run(go())
+    assert answers == [(201, f"/hook/{n}".encode()) for n in range(5)]
+    # each request reached the server once, whatever the connection did afterwards
+    assert server.bodies == [b"body-%d" % n for n in range(5)]
+    assert server.connections == (1 if answer in ("length", "chunked") else 5)
 
 
 def test_the_ledger_finds_a_lost_and_a_doubled_write_and_forgives_an_unanswered_one():

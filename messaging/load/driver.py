@@ -12,15 +12,15 @@ Nothing here imports Django: the requests come from a ``make_call(n)`` function.
 """
 
 import asyncio
-import logging
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-import httpx
+from messaging.load.wire import WireError, WirePool
 
 TIMEOUT = 30.0  # seconds for one answer: far beyond any target, short enough to end a stuck run
-logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would cost the client more than its work
 
 
 @dataclass(frozen=True)
@@ -59,18 +59,22 @@ class Phase:
     mode: str  # "N clients" or "R requests/s"
 
 
-def http_client(base_url: str, connections: int) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    return httpx.AsyncClient(base_url=base_url, limits=limits, timeout=TIMEOUT)
-
-
-async def _send(client: httpx.AsyncClient, call: Call, scheduled: float) -> Outcome:
+@contextlib.asynccontextmanager
+async def http_client(base_url: str, connections: int):
+    address = urlsplit(base_url)
+    pool = WirePool(address.hostname, address.port, connections, TIMEOUT)
     try:
-        answer = await client.request(call.method, call.path, headers=call.headers, content=call.body)
-        await answer.aread()
-        status, error = answer.status_code, "" if answer.status_code in call.ok else answer.text[:300]
-    except httpx.HTTPError as exc:
-        status, error = 0, f"{type(exc).__name__}: {exc}"[:300]
+        yield pool
+    finally:
+        pool.close()
+
+
+async def _send(client: WirePool, call: Call, scheduled: float) -> Outcome:
+    try:
+        status, body = await client.request(call.method, call.path, call.headers, call.body)
+        error = "" if status in call.ok else body[:300].decode("utf-8", "replace")
+    except WireError as exc:
+        status, error = 0, str(exc)[:300]
     return Outcome(call=call, scheduled=scheduled, finished=time.monotonic(), status=status, error=error)
 
 
