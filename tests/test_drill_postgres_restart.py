@@ -117,6 +117,8 @@ def test_a_postgres_restart_mid_load_fails_only_inside_the_outage_and_loses_no_a
     outside += [(o.scheduled - start, o.finished - start, o.status) for o in failed if o.scheduled > end + GRACE]
     assert outside == [], f"errors outside the outage [0, {end - start:.2f}] s: {outside[:10]}"
     assert all(o.latency < 10 for o in failed)
+    # each of them a 503 to retry (traf3li.core.errors), never a 500, or no answer at all
+    assert {o.status for o in failed} <= {0, 503}, sorted({o.status for o in failed})
     # the connections recovered by themselves: all is well after the window, and health says so
     assert not any(o.failed for o in after)
     assert len(calm.outcomes) == 40 and [o.status for o in calm.outcomes if o.failed] == []

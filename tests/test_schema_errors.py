@@ -34,6 +34,20 @@ def test_each_operation_declares_its_error_codes(path, method, codes):
     assert _declared(path, method) == codes
 
 
+def test_every_operation_declares_the_503_of_an_unavailable_database():
+    operations = [
+        (path, method, operation)
+        for path, item in spec()["paths"].items()
+        for method, operation in item.items()
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
+    assert len(operations) > 100
+    missing = [(path, method) for path, method, operation in operations if "503" not in operation["responses"]]
+    assert missing == []
+    error = operations[0][2]["responses"]["503"]["content"]["application/json"]["schema"]
+    assert error == {"$ref": "#/components/schemas/Error"}
+
+
 def test_error_bodies_are_declared_components():
     schemas = spec()["components"]["schemas"]
     assert schemas["Error"]["required"] == ["detail"]

@@ -40,3 +40,6 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("admin/", firm_admin.urls),
 ]
+
+# An unavailable database is a 503 with Retry-After; any other uncaught error Django's 500.
+handler500 = "traf3li.core.errors.server_error"

@@ -67,12 +67,13 @@ ERROR_DESCRIPTIONS = {
     "409": "The record's current state forbids this change. Nothing changed.",
     "413": "The request body is larger than the server accepts.",
     "429": "Too many failed logins for this username or client: see Retry-After.",
+    "503": "The database is briefly unavailable (a restart or a failover): retry after Retry-After seconds.",
 }
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 class AutoSchema(openapi.AutoSchema):
-    """drf-spectacular's AutoSchema, with every operation's error answers (400 to 429) declared."""
+    """drf-spectacular's AutoSchema, with every operation's error answers (400 to 429, and 503) declared."""
 
     def get_operation(self, path, path_regex, path_prefix, method, registry):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
@@ -113,6 +114,7 @@ class AutoSchema(openapi.AutoSchema):
             codes.add("413")
         if "429" in responses or self.view.get_throttles():
             codes.add("429")
+        codes.add("503")  # any operation may meet the database restarting (traf3li.core.errors)
         return sorted(codes)
 
     def _show_filter_lengths(self, operation):
