@@ -7,6 +7,7 @@ row's JSON (``ENTRY_JSON``): no model instances, serializers or parsing per row.
 """
 
 import orjson
+from django.db import connection
 from django.db.models import BooleanField, Count, Sum, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.query import QuerySet
@@ -31,6 +32,41 @@ ENTRY_JSON = """json_build_object(
     'created_at', timeline_isotime(e.created_at, %s))::text""".replace("e.", '"timeline_entry".')
 # Filters that the stat rollups can't answer (they don't keep subjects, words, statuses or sources).
 DIRECT_STAT_FILTERS = ("subject", "q", "status", "source")
+
+
+# A 360° page with no filter, the commonest read of all, by one statement written out: the ORM's
+# own for it cost more in Python (building, compiling, reading 51 timestamps into datetimes) than
+# PostgreSQL spent on it (docs/benchmarks.md). The same rows, order and keyset as the ORM's path
+# (``entry_subject_view``, ``keyset_filter``), checked against it in timeline/tests/test_api.py.
+SUBJECT_PAGE_SQL = """SELECT "timeline_entrylink".entry_id, "timeline_entrylink".occurred_at::text, {document}
+  FROM "timeline_entrylink" JOIN "timeline_entry" ON "timeline_entry".id = "timeline_entrylink".entry_id
+ WHERE "timeline_entrylink".subject_type = %(type)s AND "timeline_entrylink".subject_id = %(id)s
+   AND "timeline_entry".deleted_at IS NULL{after}
+ ORDER BY "timeline_entrylink".occurred_at {order}, "timeline_entrylink".entry_id {order}
+ LIMIT %(limit)s"""
+# The keyset's redundant-bound form (traf3li.api.pagination): ``occurred_at`` stays an index condition.
+SUBJECT_PAGE_AFTER = {
+    "DESC": """ AND "timeline_entrylink".occurred_at <= %(ts)s
+   AND ("timeline_entrylink".occurred_at < %(ts)s OR "timeline_entrylink".entry_id < %(pk)s)""",
+    "ASC": """ AND "timeline_entrylink".occurred_at >= %(ts)s
+   AND ("timeline_entrylink".occurred_at > %(ts)s OR "timeline_entrylink".entry_id > %(pk)s)""",
+}
+
+
+def entry_subject_page(ref: SubjectRef, *, key: tuple | None, reverse: bool, limit: int) -> list[dict]:
+    """Up to ``limit`` rows of ``ref``'s 360° view after ``key`` (newest first; oldest first when
+    ``reverse``), as ``KeysetPagination.page_of`` takes them: ``entry_id``, ``occurred_at`` as
+    PostgreSQL's text, and the entry's ``document``."""
+    order = "ASC" if reverse else "DESC"
+    sql = SUBJECT_PAGE_SQL.format(
+        document=ENTRY_JSON.replace("%s", "%(tz)s"), after=SUBJECT_PAGE_AFTER[order] if key else "", order=order
+    )
+    params = {"tz": timezone.get_current_timezone_name(), "type": ref.type, "id": ref.id, "limit": limit}
+    if key:
+        params["ts"], params["pk"] = key
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [{"entry_id": pk, "occurred_at": at, "document": doc} for pk, at, doc in cursor.fetchall()]
 
 
 def entry_stream() -> QuerySet:

@@ -140,6 +140,20 @@ class SubjectTimelineView(EntryListMixin, FirmViewSetMixin, generics.ListAPIView
             return EntryLink.objects.none()
         return selectors.entry_subject_view(SubjectRef(self.subject_type, self.kwargs["pk"]))
 
+    @extend_schema(responses=EntryReadSerializer(many=True))
+    def list(self, request, *args, **kwargs):
+        if self.filterset_class.applies_to(request.query_params):
+            return super().list(request, *args, **kwargs)
+        # No filter: the page by one written-out statement (``selectors.entry_subject_page``).
+        paginator = self.paginator
+        size, raw, key, reverse = paginator.window(request, self, is_datetime=True)
+        ref = SubjectRef(self.subject_type, self.kwargs["pk"])
+        rows = selectors.entry_subject_page(ref, key=key, reverse=reverse, limit=size + 1)
+        rows = paginator.page_of(rows, size=size, raw=raw, reverse=reverse)
+        if not rows:
+            self.check_subject_exists()
+        return self.get_paginated_response(selectors.entry_page(rows))
+
     def check_subject_exists(self):
         if not subject_model(self.subject_type)._default_manager.filter(pk=self.kwargs["pk"]).exists():
             raise Http404

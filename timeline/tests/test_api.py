@@ -1,10 +1,12 @@
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django_tenants.utils import schema_context
 
 from audit.models import AuditEvent
 from conftest import api_client_for
+from timeline import selectors
 from timeline.models import Entry
 from timeline.tests.factories import bulk_entries, client_family, record
 from traf3li.core.registries import _PARENTS
@@ -212,6 +214,41 @@ def test_cursor_pages_over_shared_timestamps_return_each_entry_once(api_a, firm_
     back = api_a.get(response.json()["previous"])
     assert ids(back) == forward[2 * 37 : 3 * 37]
     assert page4 == forward[3 * 37 : 4 * 37]
+
+
+def cursor_of(link: str | None) -> str | None:
+    return parse_qs(urlsplit(link).query)["cursor"][0] if link else None
+
+
+def test_an_unfiltered_360_page_is_the_filtered_paths_page_row_for_row(api_a, firm_a, family):
+    # given a client's view with ties on the keyset, deleted entries, and entries of its contact and case
+    client, contact, case = family
+    start = datetime(2024, 6, 1, 10, 0, 0, 120000, tzinfo=UTC)
+    with schema_context(firm_a.schema_name):
+        made = bulk_entries(client, [start + timedelta(seconds=i % 7) for i in range(60)])
+        record(contact, title="on the contact", occurred_at=start)
+        record(case, title="on the case", occurred_at=start + timedelta(seconds=3))
+        Entry.objects.filter(pk__in=[made[5].id, made[17].id]).update(deleted_at=start)
+    base = f"/api/v1/clients/{client.id}/timeline/?page_size=9"
+    # when both paths walk it forward (``q=`` names a filter that filters nothing: the FilterSet's path)
+    fast, filtered = [api_a.get(base)], [api_a.get(base + "&q=")]
+    while fast[-1].json()["next"]:
+        fast.append(api_a.get(fast[-1].json()["next"]))
+        filtered.append(api_a.get(filtered[-1].json()["next"]))
+    # then every page holds the same documents, and each cursor the same key
+    assert len(fast) == len(filtered) == 7 and filtered[-1].json()["next"] is None
+    for a, b in zip(fast, filtered, strict=True):
+        assert a.json()["results"] == b.json()["results"]
+        for link in ("next", "previous"):
+            assert cursor_of(a.json()[link]) == cursor_of(b.json()[link]), link
+    shown = [row["id"] for page in fast for row in page.json()["results"]]
+    with schema_context(firm_a.schema_name):
+        live = set(selectors.entry_subject_view(SubjectRef("client", client.id)).values_list("entry_id", flat=True))
+    assert len(shown) == len(live) >= 60 and set(shown) == live and not {made[5].id, made[17].id} & live
+    # and walking back from the last page gives the page before it, on both
+    back = api_a.get(fast[-1].json()["previous"])
+    assert back.json()["results"] == fast[-2].json()["results"]
+    assert api_a.get("/api/v1/clients/987654/timeline/").status_code == 404
 
 
 @pytest.mark.parametrize("path", ["/api/v1/timeline/", "/api/v1/clients/{client}/timeline/"])

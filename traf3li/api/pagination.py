@@ -76,18 +76,24 @@ class KeysetPagination(BasePagination):
             raise ValidationError({"page_size": [ERROR_PAGE_SIZE]})
         return size
 
-    def paginate_queryset(self, queryset, request, view=None):
+    def window(self, request, view, *, is_datetime: bool) -> tuple[int, str | None, tuple | None, bool]:
+        """The page asked for: its size, the raw cursor, the key it goes on from (None on the first
+        page) and whether it goes back (a ``previous`` link). A view that reads its rows itself
+        (the 360° page, ``SubjectTimelineView``) hands them to ``page_of``."""
         self.request = request
-        ts_field, id_field = getattr(view, "keyset", ("created_at", "id"))
-        self.ts_field, self.id_field = ts_field, id_field
+        self.ts_field, self.id_field = getattr(view, "keyset", ("created_at", "id"))
         size = self.get_page_size(request)
         raw = request.query_params.get(self.cursor_query_param)
+        values, reverse = decode_cursor(raw, is_datetime) if raw else (None, False)
+        return size, raw, values, reverse
+
+    def paginate_queryset(self, queryset, request, view=None):
+        ts_field = getattr(view, "keyset", ("created_at", "id"))[0]
         is_dt = queryset.model._meta.get_field(ts_field).get_internal_type() == "DateTimeField"
-        reverse = False
-        if raw:
-            values, reverse = decode_cursor(raw, is_dt)
-            queryset = queryset.filter(keyset_filter(ts_field, id_field, values, descending=not reverse))
-        order = (ts_field, id_field) if reverse else (f"-{ts_field}", f"-{id_field}")
+        size, raw, values, reverse = self.window(request, view, is_datetime=is_dt)
+        if values is not None:
+            queryset = queryset.filter(keyset_filter(self.ts_field, self.id_field, values, descending=not reverse))
+        order = (self.ts_field, self.id_field) if reverse else (f"-{self.ts_field}", f"-{self.id_field}")
         return self.page_of(list(queryset.order_by(*order)[: size + 1]), size=size, raw=raw, reverse=reverse)
 
     def page_of(self, rows: list, *, size: int, raw, reverse: bool) -> list:
@@ -104,7 +110,10 @@ class KeysetPagination(BasePagination):
 
     def _key(self, row):
         get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
-        return (get(self.ts_field), get(self.id_field))
+        ts = get(self.ts_field)
+        if isinstance(ts, str):  # read as PostgreSQL's text (the 360° page): parsed for its two cursors only
+            ts = parse_datetime(ts)
+        return (ts, get(self.id_field))
 
     def get_next_link(self):
         if not self.page or not self.has_next:
