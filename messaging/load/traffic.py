@@ -87,8 +87,22 @@ def prepare(*, firm: str, clients: int, entries_per_client: int) -> Plan:
         kind = ActivityType.objects.filter(name=ACTIVITY_TYPE).first()
         kind = kind or activity_type_create(instance=ActivityType(name=ACTIVITY_TYPE, delay_count=3))
         bench_accounts_ensure()
+        _analyze(created.schema_name)
     connection.set_schema_to_public()
     return Plan(firm=firm, host=firm_domain(firm), token=token, clients=ids, activity_type=kind.id)
+
+
+def _analyze(schema: str) -> None:
+    """The planner's statistics for the firm's tables, as autovacuum keeps them for a firm in use.
+
+    Without them a freshly seeded firm is planned as if empty: on a PostgreSQL with autovacuum off
+    (this machine's is), a search walked all 22,000 entries in 34 ms instead of one index."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT format('%%I.%%I', schemaname, tablename) FROM pg_tables WHERE schemaname = %s", [schema])
+        for (table,) in cursor.fetchall():
+            cursor.execute(f"ANALYZE {table}")
 
 
 def _seed(clients: dict, per_client: int, admin):
