@@ -13,6 +13,7 @@ through the API.
 """
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from messaging.load.driver import Phase, closed_loop, open_loop, rows, table
 from messaging.load.traffic import CEILING, THREE_SIXTY, Ledger, Mix, Plan, ledger, stored_counts
 from traf3li.core.processes import gunicorn_serving
 
+logging.getLogger("httpx").setLevel(logging.WARNING)  # its one verify call, without an INFO line
 OPEN_LOOP_OFFSET = 100_000_000  # request numbers of the open loop: its writes' markers differ from the mix's
 
 
