@@ -1,3 +1,5 @@
+from importlib import import_module
+
 from django.db import migrations
 
 # The same text as 0005's, from a body PostgreSQL can inline into the calling query: one SELECT of
@@ -16,17 +18,8 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
                  ELSE '+' || to_char((ts AT TIME ZONE tz) - (ts AT TIME ZONE 'UTC'), 'HH24:MI') END
 $$;
 """
-PREVIOUS = r"""
-CREATE OR REPLACE FUNCTION timeline_isotime(ts timestamptz, tz text) RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT to_char(ts AT TIME ZONE tz, 'YYYY-MM-DD"T"HH24:MI:SS')
-         || CASE WHEN extract(microseconds FROM ts)::int % 1000000 = 0 THEN ''
-                 ELSE to_char(ts AT TIME ZONE tz, '.US') END
-         || CASE WHEN o.off < 0 THEN '-' ELSE '+' END
-         || to_char(make_interval(secs => abs(o.off)), 'HH24:MI')
-    FROM (SELECT extract(epoch FROM (ts AT TIME ZONE tz) - (ts AT TIME ZONE 'UTC')) AS off) AS o
-$$;
-"""
+# Reversed, the body 0005 made.
+PREVIOUS = import_module("timeline.migrations.0005_isotime_function").CREATE
 
 
 class Migration(migrations.Migration):

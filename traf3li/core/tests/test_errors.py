@@ -51,28 +51,26 @@ STILL_500 = {
 }
 
 
-@pytest.mark.parametrize("name", UNAVAILABLE)
-def test_an_unavailable_database_is_a_503_to_retry(firm_a, admin_a, name):
+def me_failing_with(firm, user, error: BaseException):
     from conftest import token_for
 
-    client = Client(HTTP_HOST=f"{firm_a.schema_name}.localhost", raise_request_exception=False)
-    token = token_for(firm_a, admin_a)
+    client = Client(HTTP_HOST=f"{firm.schema_name}.localhost", raise_request_exception=False)
+    token = token_for(firm, user)
     connection.set_schema_to_public()
-    with mock.patch.object(MeView, "get", failing_with(UNAVAILABLE[name])):
-        response = client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {token}")
+    with mock.patch.object(MeView, "get", failing_with(error)):
+        return client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {token}")
+
+
+@pytest.mark.parametrize("name", UNAVAILABLE)
+def test_an_unavailable_database_is_a_503_to_retry(firm_a, admin_a, name):
+    response = me_failing_with(firm_a, admin_a, UNAVAILABLE[name])
     assert (response.status_code, response["Retry-After"]) == (503, "5")
     assert response.json() == {"detail": "The service is briefly unavailable. Try again in a few seconds."}
 
 
 @pytest.mark.parametrize("name", STILL_500)
 def test_any_other_error_is_still_a_500(firm_a, admin_a, name):
-    from conftest import token_for
-
-    client = Client(HTTP_HOST=f"{firm_a.schema_name}.localhost", raise_request_exception=False)
-    token = token_for(firm_a, admin_a)
-    connection.set_schema_to_public()
-    with mock.patch.object(MeView, "get", failing_with(STILL_500[name])):
-        response = client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {token}")
+    response = me_failing_with(firm_a, admin_a, STILL_500[name])
     assert response.status_code == 500 and not response.has_header("Retry-After")
 
 
