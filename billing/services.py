@@ -56,6 +56,7 @@ from timeline.services import actor_user, entry_record
 from traf3li.api.exceptions import TransitionError
 from traf3li.core.i18n import in_firm_language
 from traf3li.core.writes import apply_changes, copy_saved
+from traf3li.firms.selectors import firm_current
 from traf3li.users.roles import actor_may
 
 PERM_APPROVE, PERM_WRITE_OFF = "billing.approve_invoice", "billing.write_off_invoice"
@@ -132,16 +133,6 @@ def _user(actor):
 def _require(actor, perm: str) -> None:
     if not actor_may(actor, perm):
         raise PermissionDenied(ERROR_MAY_NOT[perm])
-
-
-def _firm():
-    """The current firm with its fields (``schema_context`` installs a stand-in that has none)."""
-    from traf3li.firms.models import Firm
-
-    tenant = getattr(connection, "tenant", None)
-    if isinstance(tenant, Firm):
-        return tenant
-    return Firm.objects.get(schema_name=connection.schema_name)
 
 
 def billing_settings() -> BillingSettings:
@@ -451,7 +442,7 @@ def invoice_approve(*, invoice: Invoice, actor=None, now: datetime | None = None
     before = _snapshot(locked)
     now = now or timezone.now()
     items = list(locked.items.order_by("position"))
-    firm = _firm()
+    firm = firm_current()
     # The chain head last among this service's rows: it is every approver's, held to COMMIT so ICVs
     # follow commit order without gaps (a rolled-back approval gives its ICV to the next one).
     head = ZatcaChainHead.objects.select_for_update().get()

@@ -65,6 +65,7 @@ from messaging.models import Call, DeliveryKey, EmailEvent, EmailMessage, Messag
 from traf3li.core.db import owner_alias, owner_as_default
 from traf3li.core.privacy import subjects_held
 from traf3li.core.subjects import SubjectRef
+from traf3li.firms.selectors import firm_current
 
 logger = logging.getLogger(__name__)
 
@@ -497,14 +498,8 @@ def _purge_case_audit(before: datetime, *, dry_run: bool, actor) -> TablePurge:
 # --- the purge ---------------------------------------------------------------------------------------
 
 
-def _firm():
-    from traf3li.firms.models import Firm
-
-    return Firm.objects.get(pk=connection.tenant.pk)
-
-
 def _run(*, dry_run: bool, actor, now: datetime | None, timings: dict | None = None) -> dict:
-    firm = _firm()
+    firm = firm_current(fresh=True)
     now = now or timezone.now()
     cutoffs = retention_cutoffs(firm, now)
     schema = connection.schema_name
@@ -554,7 +549,7 @@ def retention_purge(*, actor=None, now: datetime | None = None, timings: dict | 
     with owner_as_default(), transaction.atomic(using=alias):
         with transaction.atomic():  # the default connection's: the receipt commits first (see above)
             receipt = json_safe(_run(dry_run=False, actor=actor, now=now, timings=timings))
-            audit_record(action=RECEIPT_ACTION, instance=_firm(), after=receipt, actor=actor)
+            audit_record(action=RECEIPT_ACTION, instance=firm_current(fresh=True), after=receipt, actor=actor)
             started = time.perf_counter()
         timings["receipt"] = time.perf_counter() - started
         started = time.perf_counter()

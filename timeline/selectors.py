@@ -52,15 +52,21 @@ SUBJECT_PAGE_AFTER = {
    AND ("timeline_entrylink".occurred_at > %(ts)s OR "timeline_entrylink".entry_id > %(pk)s)""",
 }
 
+# The statement for each direction, with and without a key, made once.
+SUBJECT_PAGES = {
+    (order, keyed): SUBJECT_PAGE_SQL.format(
+        document=ENTRY_JSON.replace("%s", "%(tz)s"), after=SUBJECT_PAGE_AFTER[order] if keyed else "", order=order
+    )
+    for order in ("ASC", "DESC")
+    for keyed in (False, True)
+}
+
 
 def entry_subject_page(ref: SubjectRef, *, key: tuple | None, reverse: bool, limit: int) -> list[dict]:
     """Up to ``limit`` rows of ``ref``'s 360° view after ``key`` (newest first; oldest first when
     ``reverse``), as ``KeysetPagination.page_of`` takes them: ``entry_id``, ``occurred_at`` as
     PostgreSQL's text, and the entry's ``document``."""
-    order = "ASC" if reverse else "DESC"
-    sql = SUBJECT_PAGE_SQL.format(
-        document=ENTRY_JSON.replace("%s", "%(tz)s"), after=SUBJECT_PAGE_AFTER[order] if key else "", order=order
-    )
+    sql = SUBJECT_PAGES[("ASC" if reverse else "DESC", key is not None)]
     params = {"tz": timezone.get_current_timezone_name(), "type": ref.type, "id": ref.id, "limit": limit}
     if key:
         params["ts"], params["pk"] = key

@@ -1,4 +1,4 @@
-"""Reads of firms for the commands that walk them (``audit_verify``, ``zatca_verify``)."""
+"""Reads of firms: the current one, and each in turn for the commands that walk them (``audit_verify``)."""
 
 from collections.abc import Iterator
 
@@ -25,3 +25,13 @@ def firms_walk(slug: str | None = None) -> Iterator[Firm]:
                 yield firm
     finally:
         connection.set_schema_to_public()
+
+
+def firm_current(*, fresh: bool = False) -> Firm:
+    """The firm the connection is in, with its fields (``schema_context`` installs a stand-in that
+    has none). ``fresh`` reads the row again, for settings the caller must not take from a cached
+    tenant (retention's)."""
+    tenant = getattr(connection, "tenant", None)
+    if isinstance(tenant, Firm) and not fresh:
+        return tenant
+    return Firm.objects.get(schema_name=connection.schema_name)

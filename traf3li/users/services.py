@@ -4,7 +4,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -184,7 +184,7 @@ def api_tokens_prune(*, now=None) -> int:
     ``API_TOKEN_KEEP_DAYS`` ago; returns how many. Until then a user's list shows them, so a leak
     can still be traced to a token. Their issue and revoke events stay in the audit log, and the
     prune is one event on the firm naming each row it deleted."""
-    from traf3li.firms.models import Firm
+    from traf3li.firms.selectors import firm_current
 
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.API_TOKEN_KEEP_DAYS)
@@ -195,7 +195,7 @@ def api_tokens_prune(*, now=None) -> int:
     ApiToken.objects.filter(pk__in=[pk for pk, _, _ in rows]).delete()
     audit_record(
         action="prune_api_tokens",
-        instance=Firm.objects.get(schema_name=connection.schema_name),
+        instance=firm_current(),
         after={"dead_before": cutoff.isoformat(), "deleted": len(rows), "tokens": [list(r) for r in rows]},
     )
     return len(rows)
