@@ -437,7 +437,6 @@ def legal_hold_case_ids():
     return registries.legal_hold_case_ids()
 
 
-@transaction.atomic
 def audit_purge_selection(
     *, before: datetime, entity_types: Iterable[str] | None = None, case_scoped: bool | None = None
 ) -> tuple[models.QuerySet, models.QuerySet]:
@@ -455,6 +454,7 @@ def audit_purge_selection(
     return doomed, candidates.filter(Q(case_id__in=held) | (Q(entity_type="case") & Q(entity_id__in=held)))
 
 
+@transaction.atomic
 def audit_purge(
     *,
     before: datetime,

@@ -2,6 +2,7 @@
 
 import threading
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -220,6 +221,18 @@ def test_purge_deletes_old_events_keeps_legal_holds_and_still_verifies(in_firm_a
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM audit_auditevent")
+
+
+def test_a_purge_that_fails_before_its_record_deletes_nothing(in_firm_a):
+    organizations("Kept 1", "Kept 2")
+    before = AuditEvent.objects.count()
+    # when the purge's own record can't be written, after the events were deleted
+    with mock.patch("audit.services._append", side_effect=RuntimeError("disk full")):
+        with pytest.raises(RuntimeError):
+            audit_purge(before=current_clock())
+    # then it was one transaction: every event is still there, and the chain verifies
+    assert AuditEvent.objects.count() == before and not AuditChainAnchor.objects.exists()
+    assert chain_verify().ok
 
 
 def test_purging_the_newest_events_too_still_verifies(in_firm_a):
