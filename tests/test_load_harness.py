@@ -176,7 +176,7 @@ def test_the_wire_client_reads_every_kind_of_answer_and_resends_only_on_a_connec
         server = WireServer(answer)
         async with server as base:
             pool = WirePool("127.0.0.1", int(base.rsplit(":", 1)[1]), size=1, timeout=5)
-            answers = [await pool.request("POST", f"/hook/{n}", {"Host": "x"}, b"body-%d" % n) for n in range(5)]
+            answers = [await pool.request("PUT", f"/hook/{n}", {"Host": "x"}, b"body-%d" % n) for n in range(5)]
             pool.close()
         return server, answers
 
@@ -185,6 +185,25 @@ def test_the_wire_client_reads_every_kind_of_answer_and_resends_only_on_a_connec
     # each request reached the server once, whatever the connection did afterwards
     assert server.bodies == [b"body-%d" % n for n in range(5)]
     assert server.connections == (1 if answer in ("length", "chunked") else 5)
+
+
+def test_the_wire_client_never_sends_a_post_twice():
+    from messaging.load.wire import WireError, WirePool
+
+    async def go():
+        server = WireServer("drop")
+        async with server as base:
+            pool = WirePool("127.0.0.1", int(base.rsplit(":", 1)[1]), size=1, timeout=5)
+            first = await pool.request("POST", "/hook/0", {"Host": "x"}, b"body-0")
+            with pytest.raises(WireError):  # its kept connection was dropped: not resent, an error
+                await pool.request("POST", "/hook/1", {"Host": "x"}, b"body-1")
+            third = await pool.request("POST", "/hook/2", {"Host": "x"}, b"body-2")
+            pool.close()
+        return server, first, third
+
+    server, first, third = asyncio.run(go())
+    assert (first, third) == ((201, b"/hook/0"), (201, b"/hook/2"))
+    assert server.bodies == [b"body-0", b"body-2"]
 
 
 def test_the_ledger_finds_a_lost_and_a_doubled_write_and_forgives_an_unanswered_one():

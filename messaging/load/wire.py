@@ -11,6 +11,7 @@ and reads the answer by its ``Content-Length`` (or its chunks), on loopback, and
 import asyncio
 
 NO_BODY = (204, 304)
+IDEMPOTENT = ("GET", "HEAD", "OPTIONS", "PUT", "DELETE")
 
 
 class WireError(Exception):
@@ -65,8 +66,9 @@ class WirePool:
     async def request(self, method: str, path: str, headers: dict, body: bytes | None = None) -> tuple[int, bytes]:
         data = request_bytes(method, path, f"{self.host}:{self.port}", headers, body)
         async with self._slots:
-            # A kept connection the server has closed meanwhile fails before any answer: once, on a
-            # fresh connection, the same request is sent again (nothing of it was read).
+            # A kept connection the server has closed meanwhile fails before any answer. An
+            # idempotent request is then sent once more on a fresh connection; a POST is not (RFC
+            # 9110, 9.2.2): the server may have acted on it, and a resend would count it twice.
             for reused in (True, False):
                 fresh = not (reused and self._idle)
                 try:
@@ -81,7 +83,7 @@ class WirePool:
                             writer.close()
                             raise
                 except (asyncio.IncompleteReadError, ConnectionError) as exc:
-                    if fresh:
+                    if fresh or method not in IDEMPOTENT:
                         raise WireError(f"{type(exc).__name__}: {exc}") from exc
                     continue
                 except (TimeoutError, OSError, ValueError, IndexError) as exc:
