@@ -201,10 +201,6 @@ def _next_month(month: datetime) -> datetime:
     return month.replace(year=month.year + 1, month=1) if month.month == 12 else month.replace(month=month.month + 1)
 
 
-def _partition_name(month: datetime, monthly: Monthly = EMAIL_EVENTS_BY_MONTH) -> str:
-    return monthly.partition(month)
-
-
 def _qualified(schema: str, name: str) -> str:
     return f'"{schema}"."{name}"'
 
@@ -230,11 +226,6 @@ def partitions_of(schema: str, monthly: Monthly) -> list[tuple[str, datetime]]:
         if name.startswith(prefix) and len(suffix) == 6 and suffix.isdigit():
             found.append((name, datetime(int(suffix[:4]), int(suffix[4:]), 1, tzinfo=UTC)))
     return sorted(found, key=lambda item: item[1])
-
-
-def email_event_partitions(schema: str) -> list[tuple[str, datetime]]:
-    """The email events' monthly partitions in ``schema``: (name, first instant of the month), oldest first."""
-    return partitions_of(schema, EMAIL_EVENTS_BY_MONTH)
 
 
 def partitions_ensure(schema: str, *, now: datetime | None = None, months_ahead: int = MONTHS_AHEAD) -> list[str]:

@@ -36,7 +36,7 @@ LATER = timedelta(days=8 * 366)  # "now" for the purge: everything written today
 
 
 def partitions(schema) -> set[str]:
-    return {name for name, _ in retention.email_event_partitions(schema)}
+    return {name for name, _ in retention.partitions_of(schema, retention.EMAIL_EVENTS_BY_MONTH)}
 
 
 def ids_digest(ids) -> str:
@@ -109,7 +109,7 @@ def world(request, in_firm_a, admin_a):
 
 def test_the_purge_drops_whole_partitions_and_keeps_what_is_held(world, in_firm_a, admin_a, api_a):
     schema = in_firm_a.schema_name
-    this_month = retention._partition_name(retention._month_start(timezone.now()))
+    this_month = retention.EMAIL_EVENTS_BY_MONTH.partition(retention._month_start(timezone.now()))
     assert this_month in partitions(schema)  # the migration made the month's partition
     free_ids = [event.pk for event in world.events["free"]]
     mine = [*world.emails.values(), world.unmatched_email]
@@ -118,7 +118,8 @@ def test_the_purge_drops_whole_partitions_and_keeps_what_is_held(world, in_firm_
     receipt = retention.retention_purge(actor=admin_a, now=timezone.now() + LATER)
     # then: this month's partition is gone (dropped, not emptied) and a new one ahead exists
     assert this_month not in partitions(schema)
-    assert retention._partition_name(retention._month_start(timezone.now() + LATER)) in partitions(schema)
+    ahead = retention.EMAIL_EVENTS_BY_MONTH.partition(retention._month_start(timezone.now() + LATER))
+    assert ahead in partitions(schema)
     assert not EmailEvent.objects.filter(pk__in=free_ids).exists()
     # the held email's events survive, now in the DEFAULT partition
     held_ids = {event.pk for event in world.events["held"]}
@@ -273,7 +274,7 @@ def test_partitions_ensure_moves_strays_out_of_default(in_firm_a, admin_a):
     )  # fmt: skip
     created = retention.partitions_ensure(in_firm_a.schema_name, now=far, months_ahead=0)
     month = retention._month_start(far)
-    name, deliveries = retention._partition_name(month), retention.DELIVERIES_BY_MONTH.partition(month)
+    name, deliveries = retention.EMAIL_EVENTS_BY_MONTH.partition(month), retention.DELIVERIES_BY_MONTH.partition(month)
     assert created == [name, deliveries]
     with connection.cursor() as cursor:
         cursor.execute(f'SELECT id FROM "{name}"')
