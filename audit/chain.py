@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime
+from functools import lru_cache
 
 GENESIS_HASH = "0" * 64
 # PostgreSQL's spelling of ``timestamp_text`` below; both must render the same string.
@@ -32,6 +33,9 @@ TIMESTAMP_SQL = "to_char({ts} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'
 
 def _normalise(value):
     """JSON as jsonb gives it back: integral floats become ints (jsonb drops ``1e20``'s exponent)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
     if isinstance(value, dict):
         return {str(key): _normalise(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -41,9 +45,24 @@ def _normalise(value):
     return value
 
 
+# json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False), built once: dumps with
+# arguments makes a new encoder per call, and an audited write serialises some thirty values.
+_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_encode_str = json.encoder.encode_basestring  # what that encoder does to a str
+
+
 def canonical(value) -> bytes:
     """Sorted keys, no whitespace, UTF-8: the same bytes for the same data, however it was stored."""
-    return json.dumps(_normalise(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    kind = type(value)  # exact types: the scalars most leaves are, written as the encoder writes them
+    if kind is str:
+        return _encode_str(value).encode()
+    if value is None:
+        return b"null"
+    if kind is bool:
+        return b"true" if value else b"false"
+    if kind is int:
+        return int.__repr__(value).encode()
+    return _encode(_normalise(value)).encode()
 
 
 def payload_of(*, actor_name: str, actor_email: str, entity_name: str, changes: dict, metadata: dict) -> dict:
@@ -137,6 +156,7 @@ BLANKS = ("[erased]", "", None)
 _NESTED = {"changes": ("before", "after")}  # changes.before.<field>, changes.after.<field>
 
 
+@lru_cache(maxsize=4096)  # the same few field names, event after event
 def _path(*parts: str) -> str:
     return json.dumps(list(parts), ensure_ascii=False, separators=(",", ":"))
 
@@ -164,7 +184,7 @@ def payload_leaves(payload: dict) -> dict[str, object]:
 
 def leaf_salt(event_salt: str, path: str) -> str:
     """A leaf's own salt: revealing it (after an erasure) reveals neither the event's salt nor its siblings'."""
-    return hmac.new(event_salt.encode(), path.encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.digest(event_salt.encode(), path.encode(), "sha256").hex()[:32]
 
 
 def leaf_digest(salt: str, path: str, value) -> str:

@@ -76,6 +76,11 @@ def json_safe(value):
         return AuditJSONEncoder.default(None, value)
     if isinstance(value, Decimal):
         return str(value)
+    # Containers of plain JSON (a snapshot's diff, the request metadata) are walked, not round-tripped.
+    if kind is dict and all(type(key) is str for key in value):
+        return {key: json_safe(item) for key, item in value.items()}
+    if kind is list:
+        return [json_safe(item) for item in value]
     return json.loads(json.dumps(value, cls=AuditJSONEncoder))
 
 
