@@ -70,7 +70,7 @@ def entry_subject_page(ref: SubjectRef, *, key: tuple | None, reverse: bool, lim
     params = {"tz": timezone.get_current_timezone_name(), "type": ref.type, "id": ref.id, "limit": limit}
     if key:
         params["ts"], params["pk"] = key
-    with connection.cursor() as cursor:
+    with connection.prepared_cursor() as cursor:  # planned once per connection (ADR 0070)
         cursor.execute(sql, params)
         return [{"entry_id": pk, "occurred_at": at, "document": doc} for pk, at, doc in cursor.fetchall()]
 

@@ -30,7 +30,13 @@ def database_from_url(url: str) -> dict:
         "CONN_MAX_AGE": int(os.environ.get("DB_CONN_MAX_AGE", "60")),
         "CONN_HEALTH_CHECKS": True,
         # An unreachable host must fail fast (a health check, a request), not hang for minutes.
-        "OPTIONS": {"connect_timeout": int(os.environ.get("DB_CONNECT_TIMEOUT", "5"))},
+        "OPTIONS": {
+            "connect_timeout": int(os.environ.get("DB_CONNECT_TIMEOUT", "5")),
+            # Lets ``connection.prepared_cursor()`` prepare its statements (ADR 0070); the ORM's
+            # client-side-bound statements are never prepared. 0 off, for a pooler that can't keep
+            # prepared statements per client (PgBouncer in transaction mode before 1.21).
+            "prepare_threshold": 1 if env_bool("DB_PREPARED_STATEMENTS", True) else None,
+        },
         "TEST": {"NAME": os.environ.get("TRAF3LI_TEST_DB", "test_traf3li")},
     }
 

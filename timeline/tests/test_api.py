@@ -372,3 +372,31 @@ def test_an_entry_cannot_be_about_an_internal_record(api_a, admin_a):
     )
     assert response.status_code == 400
     assert "Unknown subject type 'user'" in response.data["subject"][0]
+
+
+def test_a_prepared_360_statement_reads_the_firm_whose_search_path_is_set(firm_a, firm_b):
+    # given a client with an entry in each of two firms
+    from django.db import connection
+
+    ids = {}
+    for firm in (firm_a, firm_b):
+        with schema_context(firm.schema_name):
+            client, _, _ = client_family(f"{firm.schema_name} client")
+            record(client, title=f"only in {firm.schema_name}")
+            ids[firm.schema_name] = client.id
+    # when one connection runs the 360° statement (prepared once) for both ids, firm after firm
+    seen = {}
+    for firm in (firm_a, firm_b, firm_a, firm_b):
+        connection.set_tenant(firm)
+        for client_id in ids.values():
+            rows = selectors.entry_subject_page(SubjectRef("client", client_id), key=None, reverse=False, limit=50)
+            seen.setdefault(firm.schema_name, []).extend(row["document"] for row in rows)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%timeline_entrylink%%'")
+        prepared = cursor.fetchone()[0]
+    connection.set_schema_to_public()
+    # then the server held it prepared, and each firm's runs read its own entry and never the other's
+    assert prepared >= 1
+    for schema, other in ((firm_a.schema_name, firm_b.schema_name), (firm_b.schema_name, firm_a.schema_name)):
+        assert sum(f"only in {schema}" in doc for doc in seen[schema]) == 2
+        assert not any(f"only in {other}" in doc for doc in seen[schema])
