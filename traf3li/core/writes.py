@@ -17,12 +17,31 @@ def apply_changes(locked: models.Model, data: dict) -> list[str]:
     old = {field.attname: getattr(locked, field.attname) for field in fields}
     for name, value in data.items():
         setattr(locked, name, value)
-    locked.full_clean()  # after the changes: the model's clean() normalises them (emails, phones)
+    # after the changes: the model's clean() normalises them (emails, phones)
+    locked.full_clean(exclude=loaded_relations(locked))
     changed = [field.name for field in fields if getattr(locked, field.attname) != old[field.attname]]
     if changed:
         stamps = [f.name for f in fields if getattr(f, "auto_now", False) and f.name not in changed]
         locked.save(update_fields=changed + stamps)
     return changed
+
+
+def loaded_relations(instance: models.Model) -> list[str]:
+    """The foreign keys of ``instance`` whose related object is cached on it as read from the database.
+
+    ``full_clean`` checks that each foreign key exists with a query of its own (``SELECT 1 … LIMIT 1``),
+    but an object the caller just read (a serializer's lookup, a ``select_related``) says so already.
+    Validation may leave these out: none has ``limit_choices_to``, and the database's constraint still
+    holds at commit for a row deleted in between (the same race the check leaves open).
+    """
+    names = []
+    for field in instance._meta.concrete_fields:
+        if field.many_to_one and not field.remote_field.limit_choices_to and field.is_cached(instance):
+            related = field.get_cached_value(instance)
+            loaded = related is not None and not related._state.adding and related.pk is not None
+            if loaded and related.pk == getattr(instance, field.attname):
+                names.append(field.name)
+    return names
 
 
 def copy_saved(source: models.Model, target: models.Model) -> None:

@@ -401,3 +401,24 @@ def test_a_suggestion_has_no_id_or_times_and_conforms_to_the_schema(api_a, world
     response = api_a.post(f"/api/v1/activities/{triggered['id']}/complete/", {}, format="json")
     assert {"id", "created_at", "updated_at"} <= response.json()["next"].keys()
     assert response_errors(response, "/api/v1/activities/{id}/complete/", "post") == []
+
+
+def test_scheduling_reads_each_record_once(api_a, world, lawyer_a, django_assert_max_num_queries, settings):
+    # given a firm whose host, token and content types this process has already seen
+    from traf3li.core import tenant_cache
+
+    settings.TENANT_CACHE_MAX_AGE_SECONDS, settings.TENANT_CACHE_CHECK_SECONDS = 30, 0
+    tenant_cache.tenant_cache_forget()
+    assert post_activity(api_a, world, lawyer_a, summary="warm").status_code == 201
+    # when an activity is scheduled through the API
+    # the token, subject, type and assignee; the insert and its entry (two savepoints); the flush
+    with django_assert_max_num_queries(11) as captured:
+        response = post_activity(api_a, world, lawyer_a, summary="Call back")
+    tenant_cache.tenant_cache_forget()
+    assert response.status_code == 201, response.content
+    # then the subject, type and assignee are each read once, and nothing re-checks them: no
+    # ``SELECT 1`` per foreign key, no query for the check constraint, no content type lookup
+    sql = [query["sql"] for query in captured]
+    assert not [s for s in sql if s.startswith("SELECT 1 AS")], sql
+    assert not [s for s in sql if 'FROM "django_content_type"' in s], sql
+    assert sum('FROM "users_user"' in s for s in sql) <= 1, sql

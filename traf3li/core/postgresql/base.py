@@ -7,6 +7,7 @@ savepoint inside a TestCase's wrapper, and are forgotten by ROLLBACK and ROLLBAC
 
 from contextlib import contextmanager
 
+from django.contrib.contenttypes.models import ContentType
 from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
 from django.db.backends.postgresql.psycopg_any import register_tzloader
 from django_tenants.postgresql_backend import base as tenants
@@ -87,11 +88,19 @@ class DatabaseWrapper(tenants.DatabaseWrapper):
     def set_tenant(self, tenant, include_public=True):
         """As django-tenants', but a connection whose search_path is already this firm's keeps it:
         no ``SET search_path`` per request to the same firm (the cache is still forgotten on ROLLBACK,
-        ROLLBACK TO SAVEPOINT and close, where PostgreSQL may have dropped the setting)."""
+        ROLLBACK TO SAVEPOINT and close, where PostgreSQL may have dropped the setting).
+
+        The content types it has cached are kept the same way. django-tenants forgets them on every
+        call because each schema numbers its own, but when the schema stays the same their ids are
+        still this schema's. Forgetting them cost each write a content type query per request."""
         kept = self.search_path_set_schemas
+        same = getattr(self, "tenant", None) is not None and self.schema_name == tenant.schema_name
+        types = dict(ContentType.objects._cache) if same else None
         super().set_tenant(tenant, include_public)
         if kept is not None and kept == self._get_cursor_search_paths():
             self.search_path_set_schemas = kept
+        if types:
+            ContentType.objects._cache.update(types)
 
     def savepoint(self):
         sid = super().savepoint()

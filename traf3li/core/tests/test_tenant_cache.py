@@ -138,3 +138,27 @@ def test_another_process_revoking_a_token_is_seen_through_the_redis_version(firm
     statements(api)
     process_cache._redis().incr(tokens.version_key)  # what another process's revocation does
     assert any("users_apitoken" in sql for sql in statements(api))
+
+
+def test_content_types_are_kept_for_the_same_firm_and_read_again_for_another(firm_a, firm_b):
+    from django.contrib.contenttypes.models import ContentType
+
+    from traf3li.crm.models import Client
+
+    def lookups_of_client_type() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            ContentType.objects.get_for_model(Client)
+        return sum('FROM "django_content_type"' in query["sql"] for query in queries.captured_queries)
+
+    connection.set_tenant(firm_a)
+    lookups_of_client_type()
+    try:
+        connection.set_tenant(firm_a)  # each request to the same firm sets it again
+        assert lookups_of_client_type() == 0
+        connection.set_tenant(firm_b)  # another schema numbers its own content types
+        assert lookups_of_client_type() == 1
+        connection.set_schema_to_public()
+        connection.set_tenant(firm_b)
+        assert lookups_of_client_type() == 1
+    finally:
+        connection.set_schema_to_public()
