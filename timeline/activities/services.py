@@ -36,7 +36,7 @@ from timeline.services import entry_record
 from traf3li.api.exceptions import TransitionError
 from traf3li.core.i18n import in_firm_language
 from traf3li.core.subjects import subject_display_name, subject_of
-from traf3li.core.writes import apply_changes, copy_saved, loaded_relations
+from traf3li.core.writes import apply_changes, copy_saved, full_clean_loaded
 
 logger = logging.getLogger(__name__)
 
@@ -267,7 +267,7 @@ def activity_schedule(
     )
     # The type, assignee and subject's content type were just read: no query each to re-check them.
     # Nor for its one constraint (done means a done_at), which a new, scheduled activity can't break.
-    activity.full_clean(exclude=loaded_relations(activity), validate_constraints=False)
+    full_clean_loaded(activity, validate_constraints=False)
     activity.save()
     _activity_audit(activity, action="schedule_activity", before=None, actor=actor)
     _timeline(activity, action="scheduled", actor=actor)

@@ -17,8 +17,7 @@ def apply_changes(locked: models.Model, data: dict) -> list[str]:
     old = {field.attname: getattr(locked, field.attname) for field in fields}
     for name, value in data.items():
         setattr(locked, name, value)
-    # after the changes: the model's clean() normalises them (emails, phones)
-    locked.full_clean(exclude=loaded_relations(locked))
+    full_clean_loaded(locked)  # after the changes: the model's clean() normalises them (emails, phones)
     changed = [field.name for field in fields if getattr(locked, field.attname) != old[field.attname]]
     if changed:
         stamps = [f.name for f in fields if getattr(f, "auto_now", False) and f.name not in changed]
@@ -26,22 +25,36 @@ def apply_changes(locked: models.Model, data: dict) -> list[str]:
     return changed
 
 
-def loaded_relations(instance: models.Model) -> list[str]:
-    """The foreign keys of ``instance`` whose related object is cached on it as read from the database.
-
-    ``full_clean`` checks that each foreign key exists with a query of its own (``SELECT 1 … LIMIT 1``),
-    but an object the caller just read (a serializer's lookup, a ``select_related``) says so already.
-    Validation may leave these out: none has ``limit_choices_to``, and the database's constraint still
-    holds at commit for a row deleted in between (the same race the check leaves open).
-    """
-    names = []
+def loaded_relations(instance: models.Model) -> set[str]:
+    """The foreign keys of ``instance`` whose related object is cached on it as read from the database."""
+    names = set()
     for field in instance._meta.concrete_fields:
         if field.many_to_one and not field.remote_field.limit_choices_to and field.is_cached(instance):
             related = field.get_cached_value(instance)
             loaded = related is not None and not related._state.adding and related.pk is not None
             if loaded and related.pk == getattr(instance, field.attname):
-                names.append(field.name)
+                names.add(field.name)
     return names
+
+
+def full_clean_loaded(instance: models.Model, **options) -> None:
+    """``full_clean``, without its ``SELECT 1 … LIMIT 1`` per foreign key whose object was just read.
+
+    Only the field check of those keys is left out: ``exclude`` would also drop every unique check
+    and constraint they take part in, and a duplicate would then be the database's IntegrityError
+    (a 500) instead of a ValidationError. The foreign key's own constraint still holds at commit
+    for a row deleted in between, the same race the check leaves open.
+    """
+    loaded = loaded_relations(instance)
+    if not loaded:
+        instance.full_clean(**options)
+        return
+    clean_fields = instance.clean_fields
+    instance.clean_fields = lambda exclude=None: clean_fields(exclude={*(exclude or ()), *loaded})
+    try:
+        instance.full_clean(**options)
+    finally:
+        del instance.clean_fields
 
 
 def copy_saved(source: models.Model, target: models.Model) -> None:

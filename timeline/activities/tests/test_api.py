@@ -9,6 +9,7 @@ from timeline.activities.api.serializers import ERROR_USE_ACTION
 from timeline.activities.deadlines import firm_today
 from timeline.activities.models import Activity, ActivityType, Notification
 from timeline.activities.tests.factories import a_client, activity_type, chained_types, schedule
+from traf3li.core.tests.test_tenant_cache import cache_on  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -403,18 +404,14 @@ def test_a_suggestion_has_no_id_or_times_and_conforms_to_the_schema(api_a, world
     assert response_errors(response, "/api/v1/activities/{id}/complete/", "post") == []
 
 
-def test_scheduling_reads_each_record_once(api_a, world, lawyer_a, django_assert_max_num_queries, settings):
+@pytest.mark.usefixtures("cache_on")
+def test_scheduling_reads_each_record_once(api_a, world, lawyer_a, django_assert_max_num_queries):
     # given a firm whose host, token and content types this process has already seen
-    from traf3li.core import tenant_cache
-
-    settings.TENANT_CACHE_MAX_AGE_SECONDS, settings.TENANT_CACHE_CHECK_SECONDS = 30, 0
-    tenant_cache.tenant_cache_forget()
     assert post_activity(api_a, world, lawyer_a, summary="warm").status_code == 201
     # when an activity is scheduled through the API
     # the token, subject, type and assignee; the insert and its entry (two savepoints); the flush
     with django_assert_max_num_queries(11) as captured:
         response = post_activity(api_a, world, lawyer_a, summary="Call back")
-    tenant_cache.tenant_cache_forget()
     assert response.status_code == 201, response.content
     # then the subject, type and assignee are each read once, and nothing re-checks them: no
     # ``SELECT 1`` per foreign key, no query for the check constraint, no content type lookup

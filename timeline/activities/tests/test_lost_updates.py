@@ -183,3 +183,18 @@ def test_the_calendar_admin_passes_only_the_changed_fields(admin_browser, firm_a
     with schema_context(firm_a.schema_name):
         assert WorkingCalendar.objects.values_list("name", "weekend_days").get() == ("HQ", [5, 6])
         assert Holiday.objects.values_list("name", "date").get() == ("Saudi National Day", date(2026, 9, 24))
+
+
+def test_a_change_naming_a_loaded_record_is_still_checked_for_duplicates(in_firm_a):
+    # given two holidays of the calendar
+    from django.core.exceptions import ValidationError
+
+    calendar = services.working_calendar_save(calendar=WorkingCalendar(name="Riyadh office"))
+    taken = services.holiday_save(holiday=Holiday(calendar=calendar, date=date(2026, 9, 23), name="National Day"))
+    other = services.holiday_save(holiday=Holiday(calendar=calendar, date=date(2026, 2, 22), name="Founding Day"))
+    # when a change names the calendar, read just now, and moves one onto the other's date
+    with pytest.raises(ValidationError) as raised:
+        services.holiday_save(holiday=other, data={"calendar": calendar, "date": taken.date})
+    # then the unique check still ran (a 400 for the API and the admin, not the database's error)
+    assert "__all__" in raised.value.message_dict
+    assert Holiday.objects.get(pk=other.pk).date == date(2026, 2, 22)

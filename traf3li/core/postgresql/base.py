@@ -8,11 +8,9 @@ savepoint inside a TestCase's wrapper, and are forgotten by ROLLBACK and ROLLBAC
 from contextlib import contextmanager
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
-from django.db.backends.postgresql.psycopg_any import register_tzloader
+from django.db.backends.postgresql.base import ServerBindingCursor
 from django_tenants.postgresql_backend import base as tenants
 from psycopg import ClientCursor
-from psycopg.pq import Format
 
 from traf3li.core.commit_work import base_depth, commit_work_flush, commit_work_mark, commit_work_rewind
 
@@ -51,7 +49,8 @@ class DatabaseWrapper(tenants.DatabaseWrapper):
         """A cursor like ``cursor()`` (the firm's search_path, logged and counted, errors translated)
         whose statements with parameters are parsed and planned once per connection, then executed
         by name (ADR 0070). For a hot read written out in SQL; the ORM's statements stay as they are.
-        Without ``DB_PREPARED_STATEMENTS`` (a pooler that can't keep them) it is a plain cursor."""
+        With ``DB_PREPARED_STATEMENTS=0`` (a pooler that can't keep them) it binds on the server but
+        prepares nothing."""
         self._prepared_cursor = True
         try:
             cursor = self.cursor()
@@ -63,11 +62,12 @@ class DatabaseWrapper(tenants.DatabaseWrapper):
     def create_cursor(self, name=None):
         if not (self._prepared_cursor and name is None):
             return super().create_cursor(name)
-        cursor = PreparedCursor(self.connection)
-        loader = self.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
-        if self.timezone != loader.timezone:
-            register_tzloader(self.timezone, cursor)
-        return cursor
+        # Django's own cursor set-up (its timezone loader), on a cursor of the prepared kind.
+        factory, self.connection.cursor_factory = self.connection.cursor_factory, PreparedCursor
+        try:
+            return super().create_cursor(name)
+        finally:
+            self.connection.cursor_factory = factory
 
     def commit(self):
         if not self.get_autocommit():
